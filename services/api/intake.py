@@ -1,0 +1,152 @@
+"""From a validated request to a stored, queued job: shared by single documents,
+uploads and batches."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import redis
+
+from services.core.errors import InvalidField, PayloadTooLarge, ServiceUnavailable, TooManyRequests
+from services.core.job_store import PREFIX, TASK_NAMES, JobStore
+from services.core.settings import Settings
+from services.worker import flows
+
+
+@dataclass
+class Submission:
+    text: str
+    tasks: list[str]
+    language: str | None
+    document: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    callback_url: str | None = None
+
+    def fingerprint(self) -> str:
+        canonical = orjson.dumps(
+            [self.document["sha256"], self.tasks, self.language, self.options, self.metadata, self.callback_url],
+            option=orjson.OPT_SORT_KEYS,
+        )
+        return hashlib.sha256(canonical).hexdigest()
+
+
+def normalize_tasks(tasks: list[str] | None) -> list[str]:
+    if not tasks:
+        return list(TASK_NAMES)
+    unknown = [t for t in tasks if t not in TASK_NAMES]
+    if unknown:
+        raise InvalidField(
+            f"Unknown task {unknown[0]!r}; choose from {', '.join(TASK_NAMES)}.",
+            details={"fields": [{"field": "tasks", "message": f"unknown task {unknown[0]!r}"}], "allowed": list(TASK_NAMES)},
+        )
+    return [t for t in TASK_NAMES if t in tasks]
+
+
+def normalize_language(code: str | None) -> str | None:
+    if code is None or not code.strip():
+        return None
+    from services.nlp.language import normalize_code
+
+    return normalize_code(code.strip())
+
+
+def check_text(text: str, settings: Settings) -> None:
+    if not text.strip():
+        raise InvalidField(
+            "The document has no text; send non-empty text.",
+            code="empty_text",
+            details={"fields": [{"field": "text", "message": "empty or whitespace only"}]},
+        )
+    if len(text) > settings.max_text_chars:
+        raise PayloadTooLarge(
+            f"The text has {len(text):,} characters; the limit is {settings.max_text_chars:,}. Split the document.",
+            code="text_too_large",
+            details={"chars": len(text), "max_chars": settings.max_text_chars},
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidField(
+            "The text contains unpaired surrogate code points; send valid Unicode.",
+            code="invalid_text",
+            details={"fields": [{"field": "text", "message": "unpaired surrogate"}]},
+        ) from None
+
+
+def document_info(text: str, *, filename: str | None, content_type: str) -> dict[str, Any]:
+    return {
+        "chars": len(text),
+        "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "filename": filename,
+        "content_type": content_type,
+    }
+
+
+def check_capacity(settings: Settings, broker: redis.Redis | None, tenant: str, store: JobStore, documents: int = 1) -> None:
+    """Back-pressure before accepting work: per-tenant rate limit and queue depth."""
+    if settings.rate_limit_per_minute:
+        key = f"{PREFIX}:rate:{tenant}"
+        pipe = store.redis.pipeline()
+        pipe.set(key, 0, ex=60, nx=True)
+        pipe.incrby(key, documents)
+        pipe.ttl(key)
+        _, count, ttl = pipe.execute()
+        if count > settings.rate_limit_per_minute:
+            raise TooManyRequests(
+                f"More than {settings.rate_limit_per_minute} documents a minute for this key; slow down.",
+                headers={"Retry-After": str(max(1, ttl))},
+                details={"limit_per_minute": settings.rate_limit_per_minute},
+            )
+    if broker is not None:
+        pipe = broker.pipeline(transaction=False)
+        for name in TASK_NAMES:
+            pipe.llen(name)
+        depths = dict(zip(TASK_NAMES, pipe.execute()))
+        deepest = max(depths, key=depths.get)
+        if depths[deepest] + documents > settings.max_queue_depth:
+            raise ServiceUnavailable(
+                f"The {deepest!r} queue holds {depths[deepest]:,} jobs (limit {settings.max_queue_depth:,}); retry shortly.",
+                code="queue_full",
+                headers={"Retry-After": "10"},
+                details={"queue": deepest, "depth": depths[deepest]},
+            )
+
+
+def accept(store: JobStore, tenant: str, sub: Submission, idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
+    """Store the job and queue its first tasks. If queueing fails the job is removed
+    and the client gets a 503, so nothing is half-accepted."""
+    fingerprint = sub.fingerprint()
+    job, created = store.create(
+        tenant=tenant,
+        text=sub.text,
+        document=sub.document,
+        tasks=sub.tasks,
+        language=sub.language,
+        options=sub.options,
+        metadata=sub.metadata,
+        callback_url=sub.callback_url,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+    )
+    if not created:
+        if job.get("fingerprint") != fingerprint:
+            raise InvalidField(
+                "This Idempotency-Key was already used with a different request; use a new key.",
+                code="idempotency_key_reused",
+                details={"job_id": job["id"]},
+            )
+        return job, False
+    try:
+        flows.dispatch(job["id"], sub.tasks, sub.language)
+    except Exception as exc:
+        store.discard(job["id"], tenant, idempotency_key)
+        raise ServiceUnavailable(
+            "The task queue is unavailable; the document was not accepted. Retry in a few seconds.",
+            code="broker_unavailable",
+            headers={"Retry-After": "5"},
+        ) from exc
+    return job, True

@@ -1,0 +1,194 @@
+"""POST /v1/documents and /v1/batches: accept work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Header, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import ORJSONResponse
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
+
+from services.api import intake
+from services.api.deps import SettingsDep, Store, Tenant
+from services.api.errors import invalid_fields
+from services.api.schemas import BatchIn, BatchOut, DocumentIn, ErrorResponse, JobOut
+from services.api.views import job_view
+from services.core.errors import InvalidField, MalformedRequest, PayloadTooLarge, UnsupportedMediaType
+from services.core.settings import Settings
+
+router = APIRouter(prefix="/v1", tags=["documents"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (400, 401, 413, 415, 422, 429, 503)
+}
+
+_DOCUMENT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/DocumentIn"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": ".txt (any encoding), .html, .pdf, .docx, .md"},
+                        "language": {"type": "string"},
+                        "tasks": {"type": "string", "description": "Comma-separated, e.g. language,entities"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+async def _json_body(request: Request) -> Any:
+    body = await request.body()
+    if not body:
+        raise MalformedRequest("The request body is empty; send a JSON document.", code="empty_body")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedRequest(f"The body is not valid JSON ({exc.msg}); check quoting and encoding.", code="invalid_json") from None
+
+
+def _from_json(doc: DocumentIn, settings: Settings) -> intake.Submission:
+    intake.check_text(doc.text, settings)
+    return intake.Submission(
+        text=doc.text,
+        tasks=intake.normalize_tasks(doc.tasks),
+        language=intake.normalize_language(doc.language),
+        document=intake.document_info(doc.text, filename=None, content_type="text/plain"),
+        options=doc.options.model_dump(exclude_none=True) if doc.options else {},
+        metadata=doc.metadata or {},
+        callback_url=str(doc.callback_url) if doc.callback_url else None,
+    )
+
+
+def _form_tasks(raw: str | None) -> list[str] | None:
+    if raw is None or not raw.strip():
+        return None
+    raw = raw.strip()
+    if raw.startswith("["):
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            value = None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InvalidField("tasks must be a comma-separated list or a JSON array of task names.", details={"fields": [{"field": "tasks", "message": "not a list"}]})
+        return value
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+async def _from_upload(request: Request, settings: Settings) -> intake.Submission:
+    try:
+        form = await request.form(max_files=1, max_fields=10, max_part_size=64 * 1024)
+    except MultiPartException as exc:
+        raise MalformedRequest(f"The multipart body could not be read: {exc.message}.", code="invalid_multipart") from None
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise InvalidField("Send the document in a multipart field named 'file'.", details={"fields": [{"field": "file", "message": "missing"}]})
+    extra = set(form.keys()) - {"file", "language", "tasks"}
+    if extra:
+        raise InvalidField(f"Unknown form field {sorted(extra)[0]!r}; allowed: file, language, tasks.", details={"fields": [{"field": sorted(extra)[0], "message": "unknown field"}]})
+    data = await upload.read()
+    from services.nlp.extract import extract_text
+
+    extracted = await run_in_threadpool(
+        extract_text, data, filename=upload.filename, content_type=upload.content_type, max_chars=settings.max_text_chars
+    )
+    intake.check_text(extracted.text, settings)
+    language = form.get("language")
+    return intake.Submission(
+        text=extracted.text,
+        tasks=intake.normalize_tasks(_form_tasks(form.get("tasks") if isinstance(form.get("tasks"), str) else None)),
+        language=intake.normalize_language(language if isinstance(language, str) else None),
+        document=intake.document_info(extracted.text, filename=extracted.filename, content_type=extracted.content_type),
+    )
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+@router.post(
+    "/documents",
+    status_code=202,
+    operation_id="documents-create",
+    summary="Submit one document (JSON text or a file upload)",
+    response_model=JobOut,
+    responses=_ERRORS,
+    openapi_extra=_DOCUMENT_BODY,
+)
+async def create_document(
+    request: Request,
+    settings: SettingsDep,
+    store: Store,
+    tenant: Tenant,
+    idempotency_key: str | None = Header(None, max_length=255, description="Same key, same tenant: same job."),
+) -> ORJSONResponse:
+    media_type = _media_type(request)
+    if media_type == "application/json":
+        payload = await _json_body(request)
+        try:
+            doc = DocumentIn.model_validate(payload)
+        except ValidationError as exc:
+            raise invalid_fields(exc.errors()) from None
+        sub = _from_json(doc, settings)
+    elif media_type == "multipart/form-data":
+        sub = await _from_upload(request, settings)
+    else:
+        raise UnsupportedMediaType(
+            "Send application/json ({\"text\": ...}) or multipart/form-data with a 'file' field.",
+            details={"content_type": media_type or None, "supported": ["application/json", "multipart/form-data"]},
+        )
+    await run_in_threadpool(intake.check_capacity, settings, request.app.state.broker_redis, tenant, store)
+    job, created = await run_in_threadpool(intake.accept, store, tenant, sub, idempotency_key)
+    headers = {"Location": f"/v1/jobs/{job['id']}"}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return ORJSONResponse(job_view(job), status_code=202, headers=headers)
+
+
+@router.post(
+    "/batches",
+    status_code=202,
+    operation_id="documents-create_batch",
+    summary="Submit several JSON documents at once",
+    response_model=BatchOut,
+    responses=_ERRORS,
+)
+async def create_batch(request: Request, settings: SettingsDep, store: Store, tenant: Tenant) -> ORJSONResponse:
+    if _media_type(request) != "application/json":
+        raise UnsupportedMediaType("Send the batch as application/json: {\"documents\": [...]}.", details={"supported": ["application/json"]})
+    payload = await _json_body(request)
+    if isinstance(payload, dict) and isinstance(payload.get("documents"), list) and len(payload["documents"]) > settings.max_batch_documents:
+        raise PayloadTooLarge(
+            f"A batch holds at most {settings.max_batch_documents} documents; split it.",
+            code="batch_too_large",
+            details={"documents": len(payload["documents"]), "max_documents": settings.max_batch_documents},
+        )
+    try:
+        batch = BatchIn.model_validate(payload)
+    except ValidationError as exc:
+        raise invalid_fields(exc.errors()) from None
+    # Validate every document before accepting any, so a bad one rejects the batch whole.
+    subs = []
+    for index, doc in enumerate(batch.documents):
+        try:
+            subs.append(_from_json(doc, settings))
+        except InvalidField as exc:
+            exc.details["index"] = index
+            raise
+    await run_in_threadpool(intake.check_capacity, settings, request.app.state.broker_redis, tenant, store, len(subs))
+    jobs = []
+    for sub in subs:
+        job, _ = await run_in_threadpool(intake.accept, store, tenant, sub)
+        jobs.append(job_view(job))
+    return ORJSONResponse({"jobs": jobs}, status_code=202)
+

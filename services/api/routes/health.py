@@ -1,0 +1,52 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import ORJSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.core import worker_registry
+from services.core.job_store import TASK_NAMES
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", operation_id="health-live", summary="The API process is up")
+async def healthz() -> dict:
+    return {"status": "ok"}
+
+
+def _readiness(request: Request) -> tuple[int, dict]:
+    store = request.app.state.store
+    try:
+        store.redis.ping()
+        workers = worker_registry.live_workers(store.redis)
+    except Exception:
+        return 503, {"error": {"code": "store_unavailable", "message": "Redis is not reachable.", "details": {}}}
+    counts = {queue: len(workers.get(queue, [])) for queue in TASK_NAMES}
+    missing = [queue for queue, n in counts.items() if n == 0]
+    if missing:
+        return 503, {
+            "error": {
+                "code": "no_workers",
+                "message": f"No live worker consumes {', '.join(missing)}; start one with 'docenrich worker --queues {','.join(missing)}'.",
+                "details": {"workers": counts},
+            }
+        }
+    return 200, {"status": "ready", "redis": "ok", "workers": counts}
+
+
+@router.get("/readyz", operation_id="health-ready", summary="Redis reachable and a live worker on every queue")
+async def readyz(request: Request) -> ORJSONResponse:
+    status, body = await run_in_threadpool(_readiness, request)
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return ORJSONResponse(body, status_code=status, headers=headers)
+
+
+@router.get("/metrics", operation_id="health-metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    registry = request.app.state.metrics.registry
+    body = await run_in_threadpool(generate_latest, registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

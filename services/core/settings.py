@@ -1,0 +1,79 @@
+"""The one settings object. Every process reads the same ``DOCENRICH_*`` variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOCENRICH_", extra="ignore")
+
+    redis_url: str = Field(DEFAULT_REDIS_URL, description="Job store (and default broker).")
+    broker_url: str | None = Field(None, description="Celery broker; defaults to redis_url. amqp:// works too.")
+
+    max_upload_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    max_text_chars: int = Field(1_000_000, gt=0)
+    max_batch_documents: int = Field(100, gt=0)
+    max_queue_depth: int = Field(10_000, gt=0, description="Back-pressure: 503 when a queue is deeper.")
+    rate_limit_per_minute: int = Field(0, ge=0, description="Per-tenant POST limit; 0 disables.")
+    api_keys: str = Field("", description="key1:tenant1,key2:tenant2; empty = open (development).")
+    result_ttl: int = Field(7 * 24 * 3600, gt=0, description="Seconds job records and texts are kept.")
+
+    # Celery reliability knobs: time limits stay below the broker visibility timeout so a
+    # task killed by its limit is never redelivered while still running elsewhere.
+    task_soft_time_limit: int = Field(240, gt=0)
+    task_time_limit: int = Field(300, gt=0)
+    visibility_timeout: int = Field(3600, gt=0)
+    task_max_retries: int = Field(3, ge=0)
+    worker_heartbeat_seconds: float = Field(5.0, gt=0)
+
+    summary_backend: str = Field("extractive", description="extractive | openai")
+    summary_openai_base_url: str | None = None
+    summary_openai_model: str | None = None
+    summary_openai_api_key: str | None = None
+    summary_openai_timeout: float = 30.0
+
+    log_level: str = "INFO"
+
+    @field_validator("summary_backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value not in {"extractive", "openai"}:
+            raise ValueError("DOCENRICH_SUMMARY_BACKEND must be 'extractive' or 'openai'")
+        return value
+
+    @field_validator("task_time_limit")
+    @classmethod
+    def _below_visibility(cls, value: int, info) -> int:
+        visibility = info.data.get("visibility_timeout", 3600)
+        if value >= visibility:
+            raise ValueError("DOCENRICH_TASK_TIME_LIMIT must be below DOCENRICH_VISIBILITY_TIMEOUT")
+        return value
+
+    @property
+    def effective_broker_url(self) -> str:
+        return self.broker_url or self.redis_url
+
+    @property
+    def tenants_by_key(self) -> dict[str, str]:
+        """Parse ``key:tenant`` pairs. A malformed entry is a startup error, not a silent open door."""
+        pairs: dict[str, str] = {}
+        for entry in filter(None, (part.strip() for part in self.api_keys.split(","))):
+            key, sep, tenant = entry.partition(":")
+            if not sep or not key or not tenant:
+                raise ValueError(
+                    "DOCENRICH_API_KEYS must look like 'key1:tenant1,key2:tenant2' "
+                    f"(bad entry ending in ...{entry[-3:]!r})"
+                )
+            pairs[key] = tenant
+        return pairs
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,43 @@
+"""The Celery application: JSON only, late acks, one message at a time per process."""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from services.core.job_store import TASK_NAMES
+from services.core.settings import get_settings
+
+
+def create_app() -> Celery:
+    settings = get_settings()
+    app = Celery("docenrich", include=["services.worker.tasks", "services.worker.lifecycle"])
+    app.conf.update(
+        broker_url=settings.effective_broker_url,
+        # The job store is the source of truth; Celery keeps no results.
+        result_backend=None,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=settings.task_soft_time_limit,
+        task_time_limit=settings.task_time_limit,
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        task_queues=[Queue(name) for name in TASK_NAMES],
+        task_default_queue="language",
+        task_routes={f"docenrich.{name}": {"queue": name} for name in TASK_NAMES},
+        task_create_missing_queues=False,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+    )
+    return app
+
+
+app = create_app()
