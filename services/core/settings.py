@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -47,13 +47,15 @@ class Settings(BaseSettings):
             raise ValueError("DOCENRICH_SUMMARY_BACKEND must be 'extractive' or 'openai'")
         return value
 
-    @field_validator("task_time_limit")
-    @classmethod
-    def _below_visibility(cls, value: int, info) -> int:
-        visibility = info.data.get("visibility_timeout", 3600)
-        if value >= visibility:
-            raise ValueError("DOCENRICH_TASK_TIME_LIMIT must be below DOCENRICH_VISIBILITY_TIMEOUT")
-        return value
+    @model_validator(mode="after")
+    def _limits_below_visibility(self) -> "Settings":
+        # A task still running when the broker's visibility timeout ends is delivered
+        # again to another worker: the hard limit must end it first.
+        if not self.task_soft_time_limit < self.task_time_limit < self.visibility_timeout:
+            raise ValueError(
+                "need DOCENRICH_TASK_SOFT_TIME_LIMIT < DOCENRICH_TASK_TIME_LIMIT < DOCENRICH_VISIBILITY_TIMEOUT"
+            )
+        return self
 
     @property
     def effective_broker_url(self) -> str:

@@ -1,0 +1,86 @@
+"""The job store against a real redis-server: transitions are idempotent and the job
+status is derived from its tasks."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.core.embedded_redis import EmbeddedRedis
+from services.core.job_store import JobStore, overall_status
+from services.core.redis_client import get_redis
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis"), appendonly=False) as server:
+        client = get_redis(server.url)
+        yield JobStore(client, ttl=60)
+        client.close()
+
+
+def _create(store: JobStore, **kw):
+    args = dict(tenant="t", text="hello", document={"chars": 5, "sha256": "x", "filename": None, "content_type": "text/plain"},
+                tasks=["language", "summary"], language=None, options={}, metadata={}, callback_url=None)
+    args.update(kw)
+    return store.create(**args)
+
+
+@pytest.mark.parametrize(
+    "statuses, expected",
+    [
+        (["pending", "pending"], "queued"),
+        (["running", "pending"], "running"),
+        (["succeeded", "pending"], "running"),
+        (["succeeded", "succeeded"], "succeeded"),
+        (["succeeded", "skipped"], "partially_succeeded"),
+        (["failed", "skipped"], "failed"),
+        (["succeeded", "cancelled"], "cancelled"),
+    ],
+)
+def test_overall_status(statuses, expected):
+    assert overall_status({str(i): {"status": s} for i, s in enumerate(statuses)}) == expected
+
+
+def test_a_task_delivered_twice_writes_once(store):
+    job, created = _create(store)
+    assert created and job["status"] == "queued"
+    first = store.start_task(job["id"], "language")
+    again = store.start_task(job["id"], "language")  # redelivery while "running" is allowed
+    assert first and again
+    assert store.finish_task(job["id"], "language", "succeeded", started_at=first, result={"code": "en"})
+    assert not store.finish_task(job["id"], "language", "succeeded", started_at=again, result={"code": "xx"})
+    assert store.start_task(job["id"], "language") is None
+    record = store.get(job["id"], "t")
+    assert record["tasks"]["language"]["result"] == {"code": "en"}
+    assert record["writes"]["language"] == 1
+    assert record["status"] == "running"
+
+
+def test_tenants_do_not_see_each_other(store):
+    job, _ = _create(store)
+    assert store.get(job["id"], "t") is not None
+    assert store.get(job["id"], "someone-else") is None
+
+
+def test_idempotency_key(store):
+    a, created_a = _create(store, idempotency_key="k1", fingerprint="f")
+    b, created_b = _create(store, idempotency_key="k1", fingerprint="f")
+    assert created_a and not created_b and a["id"] == b["id"]
+    c, created_c = _create(store, tenant="other", idempotency_key="k1", fingerprint="f")
+    assert created_c and c["id"] != a["id"]
+
+
+def test_cancel_only_touches_pending_tasks(store):
+    job, _ = _create(store)
+    started = store.start_task(job["id"], "language")
+    store.cancel(job["id"])
+    record = store.get(job["id"], "t")
+    assert record["tasks"]["language"]["status"] == "running"
+    assert record["tasks"]["summary"]["status"] == "cancelled"
+    assert store.finish_task(job["id"], "language", "succeeded", started_at=started, result={})
+    assert store.get(job["id"], "t")["status"] == "cancelled"
+
+
+def test_unknown_job_transitions_are_refused(store):
+    assert store.start_task("0" * 24, "language") is None
+    assert store.load("0" * 24) is None
