@@ -7,7 +7,7 @@ import logging
 import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from services.api.responses import JsonResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -28,8 +28,8 @@ _HTTP_CODES = {
 }
 
 
-def error_response(exc: DocenrichError) -> ORJSONResponse:
-    return ORJSONResponse(exc.to_body(), status_code=exc.status_code, headers=exc.headers)
+def error_response(exc: DocenrichError) -> JsonResponse:
+    return JsonResponse(exc.to_body(), status_code=exc.status_code, headers=exc.headers)
 
 
 def invalid_fields(errors: list[dict]) -> InvalidField:
@@ -43,22 +43,22 @@ def invalid_fields(errors: list[dict]) -> InvalidField:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(DocenrichError)
-    async def _docenrich(_: Request, exc: DocenrichError) -> ORJSONResponse:
+    async def _docenrich(_: Request, exc: DocenrichError) -> JsonResponse:
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _request_validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _request_validation(_: Request, exc: RequestValidationError) -> JsonResponse:
         return error_response(invalid_fields(exc.errors()))
 
     @app.exception_handler(ValidationError)
-    async def _validation(_: Request, exc: ValidationError) -> ORJSONResponse:
+    async def _validation(_: Request, exc: ValidationError) -> JsonResponse:
         return error_response(invalid_fields(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(_: Request, exc: StarletteHTTPException) -> JsonResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else "Request failed."
-        return ORJSONResponse(
+        return JsonResponse(
             {"error": {"code": code, "message": message, "details": {}}},
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
@@ -66,7 +66,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(redis.ConnectionError)
     @app.exception_handler(redis.TimeoutError)
-    async def _redis_down(_: Request, exc: Exception) -> ORJSONResponse:
+    async def _redis_down(_: Request, exc: Exception) -> JsonResponse:
         log.warning("job store unavailable: %s", type(exc).__name__)
         return error_response(
             ServiceUnavailable(
@@ -77,9 +77,9 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> ORJSONResponse:
+    async def _unexpected(_: Request, exc: Exception) -> JsonResponse:
         log.exception("unhandled error")
-        return ORJSONResponse(
+        return JsonResponse(
             {"error": {"code": "internal_error", "message": "Something went wrong on our side; retry, and report it if it persists.", "details": {}}},
             status_code=500,
         )

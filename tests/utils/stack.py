@@ -99,3 +99,44 @@ def wait_for(predicate, timeout: float, message: str, proc: Proc | None = None, 
             break
         time.sleep(0.1)
     raise RuntimeError(message + ("\n" + extra() if extra else ""))
+
+
+class Stack:
+    """A private stack (own redis-server, workers, API) for tests that break things."""
+
+    def __init__(self, tmp: Path, workers: dict[str, str], redis_url: str | None = None, **settings: str) -> None:
+        from services.core.embedded_redis import EmbeddedRedis
+
+        self.tmp = tmp
+        self.redis = None if redis_url else EmbeddedRedis(tmp / "redis")
+        self.redis_url = redis_url
+        self.worker_specs = workers
+        self.settings = settings
+        self.workers: dict[str, Proc] = {}
+        self.api: Proc | None = None
+        self.url = ""
+
+    def __enter__(self) -> "Stack":
+        if self.redis is not None:
+            self.redis.start()
+            self.redis_url = self.redis.url
+        self.env = base_env(self.redis_url, **self.settings)
+        for name, queues in self.worker_specs.items():
+            self.add_worker(name, queues)
+        self.api, self.url = start_api("api", self.env, self.tmp)
+        wait_ready(self.url, 180, [self.api, *self.workers.values()])
+        return self
+
+    def add_worker(self, name: str, queues: str, concurrency: int = 1) -> Proc:
+        self.workers[name] = start_worker(name, queues, self.env, self.tmp, concurrency)
+        return self.workers[name]
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in [*self.workers.values(), self.api]:
+            if proc is not None:
+                proc.stop()
+        if self.redis is not None:
+            self.redis.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.tail()}" for p in [*self.workers.values(), self.api] if p is not None)

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import ORJSONResponse
+from services.api.responses import JsonResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
@@ -131,7 +131,7 @@ async def create_document(
     store: Store,
     tenant: Tenant,
     idempotency_key: str | None = Header(None, max_length=255, description="Same key, same tenant: same job."),
-) -> ORJSONResponse:
+) -> JsonResponse:
     media_type = _media_type(request)
     if media_type == "application/json":
         payload = await _json_body(request)
@@ -152,7 +152,7 @@ async def create_document(
     headers = {"Location": f"/v1/jobs/{job['id']}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"
-    return ORJSONResponse(job_view(job), status_code=202, headers=headers)
+    return JsonResponse(job_view(job), status_code=202, headers=headers)
 
 
 @router.post(
@@ -163,7 +163,7 @@ async def create_document(
     response_model=BatchOut,
     responses=_ERRORS,
 )
-async def create_batch(request: Request, settings: SettingsDep, store: Store, tenant: Tenant) -> ORJSONResponse:
+async def create_batch(request: Request, settings: SettingsDep, store: Store, tenant: Tenant) -> JsonResponse:
     if _media_type(request) != "application/json":
         raise UnsupportedMediaType("Send the batch as application/json: {\"documents\": [...]}.", details={"supported": ["application/json"]})
     payload = await _json_body(request)
@@ -190,5 +190,5 @@ async def create_batch(request: Request, settings: SettingsDep, store: Store, te
     for sub in subs:
         job, _ = await run_in_threadpool(intake.accept, store, tenant, sub)
         jobs.append(job_view(job))
-    return ORJSONResponse({"jobs": jobs}, status_code=202)
+    return JsonResponse({"jobs": jobs}, status_code=202)
 

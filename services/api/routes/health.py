@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
+from services.api.responses import JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.core import worker_registry
@@ -39,10 +40,10 @@ def _readiness(request: Request) -> tuple[int, dict]:
 
 
 @router.get("/readyz", operation_id="health-ready", summary="Redis reachable and a live worker on every queue")
-async def readyz(request: Request) -> ORJSONResponse:
+async def readyz(request: Request) -> JsonResponse:
     status, body = await run_in_threadpool(_readiness, request)
     headers = {"Retry-After": "5"} if status == 503 else None
-    return ORJSONResponse(body, status_code=status, headers=headers)
+    return JsonResponse(body, status_code=status, headers=headers)
 
 
 @router.get("/metrics", operation_id="health-metrics", summary="Prometheus metrics", response_class=Response)

@@ -6,7 +6,8 @@ import re
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import ORJSONResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
+from services.api.responses import JsonResponse
 
 from services.api.deps import Store, Tenant
 from services.api.schemas import ErrorResponse, JobOut
@@ -31,9 +32,9 @@ def _load(store: JobStore, job_id: str, tenant: str) -> dict:
 
 
 @router.get("/{job_id}", operation_id="jobs-get", summary="A job's status and results", response_model=JobOut, responses=_ERRORS)
-async def get_job(job_id: str, store: Store, tenant: Tenant) -> ORJSONResponse:
+async def get_job(job_id: str, store: Store, tenant: Tenant) -> JsonResponse:
     job = await run_in_threadpool(_load, store, job_id, tenant)
-    return ORJSONResponse(job_view(job))
+    return JsonResponse(job_view(job))
 
 
 @router.get(
@@ -52,7 +53,7 @@ async def get_job_text(job_id: str, store: Store, tenant: Tenant) -> PlainTextRe
 
 
 @router.delete("/{job_id}", operation_id="jobs-cancel", summary="Cancel a job's pending tasks", response_model=JobOut, responses=_ERRORS)
-async def cancel_job(job_id: str, request: Request, store: Store, tenant: Tenant) -> ORJSONResponse:
+async def cancel_job(job_id: str, request: Request, store: Store, tenant: Tenant) -> JsonResponse:
     await run_in_threadpool(_load, store, job_id, tenant)
     revoke = await run_in_threadpool(store.cancel, job_id)
     if revoke:
@@ -65,4 +66,4 @@ async def cancel_job(job_id: str, request: Request, store: Store, tenant: Tenant
         except Exception:
             pass
     job = await run_in_threadpool(_load, store, job_id, tenant)
-    return ORJSONResponse(job_view(job))
+    return JsonResponse(job_view(job))

@@ -1,0 +1,170 @@
+"""Nothing accepted is lost: killed workers, a restarted Redis, scaling out, RabbitMQ.
+
+Each test runs its own stack (own redis-server, workers, API) because it breaks things.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import httpx
+import psutil
+import pytest
+import redis
+
+from services.core.embedded_redis import EmbeddedRedis
+from services.core.job_store import job_key
+from tests.integration.conftest import assert_error
+from tests.integration.test_end_to_end import ENGLISH_NEWS
+from tests.utils import stack
+
+FINAL = ("succeeded", "partially_succeeded", "failed", "cancelled")
+LONG_ENGLISH = "\n".join(ENGLISH_NEWS for _ in range(120))  # ~60k chars: entities take seconds
+
+
+def wait_final(url: str, job_id: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    job = None
+    while time.monotonic() < deadline:
+        try:
+            job = httpx.get(f"{url}/v1/jobs/{job_id}", timeout=5).json()
+            if job.get("status") in FINAL:
+                return job
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} not final after {timeout}s: {job}")
+
+
+def wait_task_running(url: str, job_id: str, task: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if httpx.get(f"{url}/v1/jobs/{job_id}").json()["tasks"][task]["status"] == "running":
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{task} of {job_id} never started")
+
+
+def writes(redis_url: str, job_id: str) -> dict[str, int]:
+    raw = redis.Redis.from_url(redis_url, decode_responses=True).hgetall(job_key(job_id))
+    return {k.split(":", 1)[1]: int(v) for k, v in raw.items() if k.startswith("writes:")}
+
+
+def test_pool_child_killed_mid_task(tmp_path):
+    with stack.Stack(tmp_path, {"w-lang": "language", "w-rest": "entities,summary"}) as s:
+        job = httpx.post(f"{s.url}/v1/documents", json={"text": LONG_ENGLISH, "language": "en", "tasks": ["entities"]}).json()
+        wait_task_running(s.url, job["id"], "entities")
+        children = psutil.Process(s.workers["w-rest"].pid).children(recursive=True)
+        assert children, "a prefork worker has pool children"
+        for child in children:
+            child.send_signal(signal.SIGKILL)
+        done = wait_final(s.url, job["id"])
+        assert done["status"] == "succeeded", (done, s.logs())
+        assert done["tasks"]["entities"]["result"]["entities"]
+        assert writes(s.redis_url, job["id"]) == {"entities": 1}
+
+
+def test_whole_worker_killed_and_another_takes_over(tmp_path):
+    settings = dict(DOCENRICH_VISIBILITY_TIMEOUT="12", DOCENRICH_TASK_SOFT_TIME_LIMIT="8", DOCENRICH_TASK_TIME_LIMIT="10")
+    with stack.Stack(tmp_path, {"w-lang": "language", "w-rest": "entities,summary"}, **settings) as s:
+        job = httpx.post(f"{s.url}/v1/documents", json={"text": LONG_ENGLISH, "language": "en", "tasks": ["entities"]}).json()
+        wait_task_running(s.url, job["id"], "entities")
+        os.killpg(s.workers["w-rest"].pid, signal.SIGKILL)  # main process and pool: nothing acks
+        s.add_worker("w-rest-2", "entities,summary")
+        done = wait_final(s.url, job["id"], timeout=150)
+        assert done["status"] == "succeeded", (done, s.logs())
+        assert writes(s.redis_url, job["id"]) == {"entities": 1}
+
+
+def test_redis_restart_loses_nothing(tmp_path):
+    with stack.Stack(tmp_path, {"w-all": "language,entities,summary"}) as s:
+        ids = [httpx.post(f"{s.url}/v1/documents", json={"text": f"{ENGLISH_NEWS}\nItem {i}."}).json()["id"] for i in range(15)]
+        s.redis.stop()  # SIGTERM: the append-only file is flushed
+        down_post = httpx.post(f"{s.url}/v1/documents", json={"text": "while down"}, timeout=30)
+        assert_error(down_post, 503, "store_unavailable")
+        assert int(down_post.headers["retry-after"]) > 0
+        assert_error(httpx.get(f"{s.url}/v1/jobs/{ids[0]}", timeout=30), 503, "store_unavailable")
+        assert httpx.get(f"{s.url}/healthz").status_code == 200
+        assert httpx.get(f"{s.url}/readyz", timeout=30).status_code == 503
+        time.sleep(2)
+        s.redis.start()  # same port, same data directory
+        stack.wait_for(lambda: httpx.get(f"{s.url}/readyz", timeout=5).status_code == 200, 60, "never ready again:\n" + s.logs())
+        after = httpx.post(f"{s.url}/v1/documents", json={"text": "after the restart", "tasks": ["language"]})
+        assert after.status_code == 202
+        for job_id in ids + [after.json()["id"]]:
+            job = wait_final(s.url, job_id, timeout=180)
+            assert job["status"] in ("succeeded", "partially_succeeded"), (job, s.logs())
+            assert all(n == 1 for n in writes(s.redis_url, job_id).values())
+
+
+def test_scale_out_under_load_exactly_once(tmp_path):
+    with stack.Stack(tmp_path, {"w1": "language,entities,summary"}) as s:
+        submitted: list[str] = []
+
+        def stream():
+            with httpx.Client(base_url=s.url) as http:
+                for i in range(60):
+                    submitted.append(http.post("/v1/documents", json={"text": f"Report {i}. {ENGLISH_NEWS}"}).json()["id"])
+                    time.sleep(0.1)
+
+        producer = threading.Thread(target=stream)
+        producer.start()
+        time.sleep(1)
+        s.add_worker("w2", "language,entities,summary")
+        s.add_worker("w3", "language,entities,summary")
+        producer.join()
+        completed = duplicated = 0
+        for job_id in submitted:
+            job = wait_final(s.url, job_id, timeout=240)
+            completed += job["status"] == "succeeded"
+            duplicated += any(n != 1 for n in writes(s.redis_url, job_id).values())
+        assert (len(submitted), completed, duplicated) == (60, 60, 0), s.logs()
+        hosts = redis.Redis.from_url(s.redis_url).keys("docenrich:worker:*")
+        assert len(hosts) == 3
+
+
+def _rabbitmq_url() -> str | None:
+    def reachable() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", 5672), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    if not reachable():
+        if shutil.which("rabbitmq-server") is None:
+            return None
+        subprocess.run(["rabbitmq-server", "-detached"], capture_output=True)
+        deadline = time.monotonic() + 60
+        while not reachable() and time.monotonic() < deadline:
+            time.sleep(1)
+        if not reachable():
+            return None
+    return "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def test_rabbitmq_broker_end_to_end(tmp_path):
+    broker = _rabbitmq_url()
+    if broker is None:
+        pytest.skip("RabbitMQ is not running on 127.0.0.1:5672 and 'rabbitmq-server -detached' could not start one")
+    from kombu import Connection
+
+    with Connection(broker) as conn:  # stale messages from earlier runs would only add noise
+        channel = conn.channel()
+        for queue in ("language", "entities", "summary"):
+            try:
+                channel.queue_purge(queue)
+            except Exception:
+                channel = conn.channel()
+    with stack.Stack(tmp_path, {"w-lang": "language", "w-rest": "entities,summary"}, DOCENRICH_BROKER_URL=broker) as s:
+        job = httpx.post(f"{s.url}/v1/documents", json={"text": ENGLISH_NEWS}).json()
+        done = wait_final(s.url, job["id"])
+        assert done["status"] == "succeeded", (done, s.logs())
+        assert done["tasks"]["language"]["result"]["code"] == "en"
+        assert done["tasks"]["entities"]["result"]["entities"]
