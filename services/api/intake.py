@@ -67,6 +67,12 @@ def check_text(text: str, settings: Settings) -> None:
             code="text_too_large",
             details={"chars": len(text), "max_chars": settings.max_text_chars},
         )
+    if "\x00" in text:
+        raise InvalidField(
+            "The text contains NUL characters; remove them (binary data is not text).",
+            code="invalid_text",
+            details={"fields": [{"field": "text", "message": "contains U+0000"}]},
+        )
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -10,13 +10,15 @@ from fastapi.concurrency import run_in_threadpool
 from services.api.responses import JsonResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
-from services.api import intake
+from services.api import examples, intake
 from services.api.deps import SettingsDep, Store, Tenant
 from services.api.errors import invalid_fields
 from services.api.schemas import BatchIn, BatchOut, DocumentIn, ErrorResponse, JobOut
 from services.api.views import job_view
+from services.core import webhook_security
 from services.core.errors import InvalidField, MalformedRequest, PayloadTooLarge, UnsupportedMediaType
 from services.core.settings import Settings
 
@@ -25,12 +27,26 @@ router = APIRouter(prefix="/v1", tags=["documents"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (400, 401, 413, 415, 422, 429, 503)
 }
+_ERRORS[401]["content"] = {"application/json": {"example": examples.MISSING_KEY}}
+_ERRORS[422]["content"] = {"application/json": {"examples": examples.examples(invalid_field=examples.INVALID_FIELD, private_callback=examples.PRIVATE_CALLBACK)}}
+_ERRORS[503]["content"] = {"application/json": {"example": examples.QUEUE_FULL}}
+_ACCEPTED = {
+    "description": "Accepted: the job, queued. `Location` is its URL.",
+    "headers": {
+        "Location": {"description": "/v1/jobs/{id}", "schema": {"type": "string"}},
+        "Idempotent-Replayed": {"description": "`true` when an earlier job with this Idempotency-Key is returned", "schema": {"type": "string"}},
+    },
+    "content": {"application/json": {"example": examples.JOB_QUEUED}},
+}
 
 _DOCUMENT_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/DocumentIn"}},
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/DocumentIn"},
+                "examples": examples.examples(seed=examples.DOCUMENT_REQUEST, webhook=examples.DOCUMENT_REQUEST_WEBHOOK),
+            },
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
@@ -70,6 +86,18 @@ def _from_json(doc: DocumentIn, settings: Settings) -> intake.Submission:
     )
 
 
+def _check_callbacks(subs: list[intake.Submission], settings: Settings) -> None:
+    """Refuse callback URLs on private addresses (resolves names: run in a thread)."""
+    for index, sub in enumerate(subs):
+        if sub.callback_url:
+            try:
+                webhook_security.check_callback_url(sub.callback_url, allow_private=settings.webhook_allow_private)
+            except InvalidField as exc:
+                if len(subs) > 1:
+                    exc.details["index"] = index
+                raise
+
+
 def _form_tasks(raw: str | None) -> list[str] | None:
     if raw is None or not raw.strip():
         return None
@@ -88,8 +116,9 @@ def _form_tasks(raw: str | None) -> list[str] | None:
 async def _from_upload(request: Request, settings: Settings) -> intake.Submission:
     try:
         form = await request.form(max_files=1, max_fields=10, max_part_size=64 * 1024)
-    except MultiPartException as exc:
-        raise MalformedRequest(f"The multipart body could not be read: {exc.message}.", code="invalid_multipart") from None
+    except (MultiPartException, HTTPException) as exc:  # Starlette wraps parser errors in a 400
+        reason = getattr(exc, "message", None) or getattr(exc, "detail", "malformed")
+        raise MalformedRequest(f"The multipart body could not be read: {reason}", code="invalid_multipart") from None
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise InvalidField("Send the document in a multipart field named 'file'.", details={"fields": [{"field": "file", "message": "missing"}]})
@@ -122,7 +151,7 @@ def _media_type(request: Request) -> str:
     operation_id="documents-create",
     summary="Submit one document (JSON text or a file upload)",
     response_model=JobOut,
-    responses=_ERRORS,
+    responses={202: _ACCEPTED, **_ERRORS},
     openapi_extra=_DOCUMENT_BODY,
 )
 async def create_document(
@@ -147,6 +176,7 @@ async def create_document(
             "Send application/json ({\"text\": ...}) or multipart/form-data with a 'file' field.",
             details={"content_type": media_type or None, "supported": ["application/json", "multipart/form-data"]},
         )
+    await run_in_threadpool(_check_callbacks, [sub], settings)
     await run_in_threadpool(intake.check_capacity, settings, request.app.state.broker_redis, tenant, store)
     job, created = await run_in_threadpool(intake.accept, store, tenant, sub, idempotency_key)
     headers = {"Location": f"/v1/jobs/{job['id']}"}
@@ -161,7 +191,8 @@ async def create_document(
     operation_id="documents-create_batch",
     summary="Submit several JSON documents at once",
     response_model=BatchOut,
-    responses=_ERRORS,
+    responses={202: {"content": {"application/json": {"example": {"jobs": [examples.JOB_QUEUED]}}}}, **_ERRORS},
+    openapi_extra={"requestBody": {"content": {"application/json": {"example": {"documents": [examples.DOCUMENT_REQUEST["value"], {"text": "Angela Merkel visited Paris.", "tasks": ["entities"], "language": "en"}]}}}}},
 )
 async def create_batch(request: Request, settings: SettingsDep, store: Store, tenant: Tenant) -> JsonResponse:
     if _media_type(request) != "application/json":
@@ -185,6 +216,7 @@ async def create_batch(request: Request, settings: SettingsDep, store: Store, te
         except InvalidField as exc:
             exc.details["index"] = index
             raise
+    await run_in_threadpool(_check_callbacks, subs, settings)
     await run_in_threadpool(intake.check_capacity, settings, request.app.state.broker_redis, tenant, store, len(subs))
     jobs = []
     for sub in subs:
