@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test test-unit test-integration eval bench train-ner lint clean
+.PHONY: install run test test-unit test-integration eval bench train-ner soak clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,3 +39,6 @@ train-ner: install
 
 clean:
 	rm -rf .run .pytest_cache
+
+soak: install
+	$(PY) -m tests.soak

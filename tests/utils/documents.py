@@ -57,22 +57,25 @@ def make_docx(body: str | None = None, *, document: str | bytes | None = None, e
     return buf.getvalue()
 
 
-def make_pdf(pages: list[str]) -> bytes:
-    """A minimal valid PDF: one Helvetica text line per page (ASCII only)."""
-    objects: list[bytes] = []
-    n_pages = len(pages)
+def build_pdf(streams: list[bytes], *, flate: bool = False) -> bytes:
+    """A minimal valid PDF with one page per raw content stream (Helvetica as /F1)."""
+    import zlib
+
+    n_pages = len(streams)
     kids = " ".join(f"{4 + 2 * i} 0 R" for i in range(n_pages))
-    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
-    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {n_pages} >>".encode())
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
-    for i, text in enumerate(pages):
-        safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        stream = f"BT /F1 12 Tf 72 720 Td ({safe}) Tj ET".encode("latin-1")
+    objects: list[bytes] = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {n_pages} >>".encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    ]
+    for i, stream in enumerate(streams):
         objects.append(
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
             f"/Contents {5 + 2 * i} 0 R >>".encode()
         )
-        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+        data = zlib.compress(stream) if flate else stream
+        filters = b" /Filter /FlateDecode" if flate else b""
+        objects.append(b"<< /Length %d%s >>\nstream\n" % (len(data), filters) + data + b"\nendstream")
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
@@ -85,6 +88,15 @@ def make_pdf(pages: list[str]) -> bytes:
         out.write(b"%010d 00000 n \n" % off)
     out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
     return out.getvalue()
+
+
+def make_pdf(pages: list[str]) -> bytes:
+    """One Helvetica text line per page (ASCII only)."""
+    streams = []
+    for text in pages:
+        safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        streams.append(f"BT /F1 12 Tf 72 720 Td ({safe}) Tj ET".encode("latin-1"))
+    return build_pdf(streams)
 
 
 def encrypt_pdf(data: bytes, user_password: str, owner_password: str = "owner") -> bytes:
