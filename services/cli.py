@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from services.core.job_store import TASK_NAMES
+from services.core.job_store import ALL_QUEUES, TASK_NAMES
 
 RUN_DIR = Path(".run")
 
@@ -22,9 +22,9 @@ def _add_host_port(parser: argparse.ArgumentParser) -> None:
 
 def _queues(value: str) -> list[str]:
     queues = [q.strip() for q in value.split(",") if q.strip()]
-    unknown = [q for q in queues if q not in TASK_NAMES]
+    unknown = [q for q in queues if q not in ALL_QUEUES]
     if not queues or unknown:
-        raise argparse.ArgumentTypeError(f"queues must be a comma-separated subset of {','.join(TASK_NAMES)}")
+        raise argparse.ArgumentTypeError(f"queues must be a comma-separated subset of {','.join(ALL_QUEUES)}")
     return queues
 
 
@@ -39,18 +39,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_host_port(api)
 
     worker = sub.add_parser("worker", help="a Celery worker")
-    worker.add_argument("--queues", type=_queues, default=list(TASK_NAMES), help="comma-separated, default all: language,entities,summary")
+    worker.add_argument("--queues", type=_queues, default=list(ALL_QUEUES), help="comma-separated, default all: language,entities,summary,webhooks")
     worker.add_argument("--concurrency", type=int, default=None, help="prefork processes (default: number of CPUs)")
     worker.add_argument("--loglevel", default=os.environ.get("DOCENRICH_LOG_LEVEL", "INFO"))
 
     submit = sub.add_parser("submit", help="send a file to a running service")
     submit.add_argument("file", type=Path)
-    submit.add_argument("--wait", action="store_true", help="poll until the job ends and print the result")
+    submit.add_argument("--wait", action="store_true", help="follow the job with a live progress bar until it ends, then print it")
     submit.add_argument("--url", default=os.environ.get("DOCENRICH_URL", "http://127.0.0.1:8000"))
     submit.add_argument("--tasks", default=None, help="comma-separated subset of language,entities,summary")
     submit.add_argument("--language", default=None, help="ISO 639-1 code, skips detection")
     submit.add_argument("--api-key", default=os.environ.get("DOCENRICH_API_KEY"))
     submit.add_argument("--timeout", type=float, default=300.0, help="seconds to wait with --wait")
+
+    probe = sub.add_parser("probe", help="container health probe: exit 0 when healthy (compose healthchecks, Kubernetes exec probes)")
+    probe.add_argument("target", choices=["live", "ready", "worker"], help="live: API /healthz; ready: API /readyz; worker: a worker on this host has a fresh heartbeat")
+    probe.add_argument("--url", default="http://127.0.0.1:8000", help="the API (live, ready)")
 
     nlp = sub.add_parser("nlp", help="batch NLP on JSONL without the service (same engines as the workers)")
     nlp.add_argument("task", choices=TASK_NAMES)
@@ -72,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         from services.client_cli import submit
 
         return submit(args)
+    if args.command == "probe":
+        return cmd_probe(args.target, args.url)
     if args.command == "nlp":
         from services.batch import run_batch
 
@@ -82,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_api(host: str, port: int) -> int:
     import uvicorn
 
+    from services.core import logging as log_setup
+    from services.core.settings import get_settings
+
+    settings = get_settings()
+    log_setup.configure(settings.log_level, settings.log_format)
     uvicorn.run(
         "services.api.app:get_application",
         factory=True,
@@ -89,8 +100,9 @@ def cmd_api(host: str, port: int) -> int:
         port=port,
         http="httptools",
         loop="uvloop",
-        access_log=False,
-        log_level=os.environ.get("DOCENRICH_LOG_LEVEL", "info").lower(),
+        access_log=False,  # services.api.access_log writes structured access lines
+        log_config=None,  # keep the JSON logging configured above
+        log_level=settings.log_level.lower(),
     )
     return 0
 
@@ -112,6 +124,34 @@ def cmd_worker(queues: list[str], concurrency: int | None, loglevel: str) -> int
         argv += ["--concurrency", str(concurrency)]
     app.worker_main(argv)
     return 0
+
+
+def cmd_probe(target: str, url: str) -> int:
+    import socket
+
+    if target == "worker":
+        from services.core import worker_registry
+        from services.core.redis_client import get_redis
+
+        try:
+            live = worker_registry.live_workers(get_redis())
+        except Exception as exc:
+            print(f"unhealthy: redis unreachable ({type(exc).__name__})", file=sys.stderr)
+            return 1
+        here = socket.gethostname()
+        mine = sorted({q for q, hosts in live.items() if any(h.rpartition("@")[2] == here for h in hosts)})
+        print(f"worker on {here}: {'queues ' + ','.join(mine) if mine else 'no fresh heartbeat'}", file=sys.stderr)
+        return 0 if mine else 1
+    import httpx
+
+    path = "/healthz" if target == "live" else "/readyz"
+    try:
+        response = httpx.get(url.rstrip("/") + path, timeout=3)
+    except httpx.HTTPError as exc:
+        print(f"unhealthy: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    print(f"{path}: {response.status_code}", file=sys.stderr)
+    return 0 if response.status_code == 200 else 1
 
 
 def cmd_run(host: str, port: int) -> int:

@@ -6,12 +6,13 @@ from contextlib import asynccontextmanager
 
 import redis
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
+from services.api.responses import JsonResponse
 
-from services.api import errors
+from services.api import errors, openapi
+from services.api.access_log import AccessLog
 from services.api.limits import BodySizeLimit
 from services.api.metrics import Metrics, MetricsMiddleware
-from services.api.routes import documents, health, jobs
+from services.api.routes import documents, events, health, jobs, ui
 from services.core.job_store import JobStore
 from services.core.redis_client import get_redis
 from services.core.settings import Settings, get_settings
@@ -24,12 +25,14 @@ def get_application(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         yield
         app.state.store.redis.close()
+        if getattr(app.state, "async_redis", None) is not None:
+            await app.state.async_redis.aclose()
 
     app = FastAPI(
         title="docenrich",
         version="0.1.0",
         summary="Language, named entities and summaries for documents in Arabic, English and more, with exact offsets.",
-        default_response_class=ORJSONResponse,
+        default_response_class=JsonResponse,
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -38,11 +41,19 @@ def get_application(settings: Settings | None = None) -> FastAPI:
     broker = settings.effective_broker_url
     app.state.broker_redis = get_redis(broker) if broker.startswith(("redis://", "rediss://", "unix://")) else None
     app.state.metrics = Metrics(app.state)
+    # A cancel can end a job in the API process: its webhook is queued from here then.
+    from services.worker import webhooks
+
+    webhooks.install()
 
     errors.install(app)
+    openapi.install(app)
     app.include_router(documents.router)
     app.include_router(jobs.router)
+    app.include_router(events.router)
     app.include_router(health.router)
+    app.include_router(ui.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(AccessLog, tenants_by_key=settings.tenants_by_key)  # outermost: request id for everything
     return app

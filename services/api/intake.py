@@ -4,6 +4,7 @@ uploads and batches."""
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +93,25 @@ def document_info(text: str, *, filename: str | None, content_type: str) -> dict
     }
 
 
+_DEPTH_MAX_AGE = 0.25
+_depth_cache: dict[int, list] = {}  # id(broker client) -> [read at, deepest queue, accepted since]
+
+
+def capacity_cached(settings: Settings, broker: redis.Redis, documents: int = 1) -> bool:
+    """Whether the cached queue depths admit ``documents`` more without asking Redis
+    (they are then counted as accepted). Depths are read at most every _DEPTH_MAX_AGE
+    seconds while far from the limit (plus what this process accepted since), and exactly
+    when close to it: back-pressure stays exact where it matters and a POST saves a round
+    trip. False: call ``check_capacity``, which reads them."""
+    cache = _depth_cache.get(id(broker))
+    if cache is None or time.monotonic() - cache[0] >= _DEPTH_MAX_AGE:
+        return False
+    if cache[1] + cache[2] + documents > settings.max_queue_depth * 0.9:
+        return False
+    cache[2] += documents
+    return True
+
+
 def check_capacity(settings: Settings, broker: redis.Redis | None, tenant: str, store: JobStore, documents: int = 1) -> None:
     """Back-pressure before accepting work: per-tenant rate limit and queue depth."""
     if settings.rate_limit_per_minute:
@@ -108,11 +128,15 @@ def check_capacity(settings: Settings, broker: redis.Redis | None, tenant: str, 
                 details={"limit_per_minute": settings.rate_limit_per_minute},
             )
     if broker is not None:
+        if capacity_cached(settings, broker, documents):
+            return
+        now = time.monotonic()
         pipe = broker.pipeline(transaction=False)
         for name in TASK_NAMES:
             pipe.llen(name)
         depths = dict(zip(TASK_NAMES, pipe.execute()))
         deepest = max(depths, key=depths.get)
+        _depth_cache[id(broker)] = [now, depths[deepest], documents]
         if depths[deepest] + documents > settings.max_queue_depth:
             raise ServiceUnavailable(
                 f"The {deepest!r} queue holds {depths[deepest]:,} jobs (limit {settings.max_queue_depth:,}); retry shortly.",
@@ -122,10 +146,49 @@ def check_capacity(settings: Settings, broker: redis.Redis | None, tenant: str, 
             )
 
 
+def can_accept_async(settings: Settings, broker: redis.Redis | None, sub: Submission, idempotency_key: str | None) -> bool:
+    """The common POST (no idempotency key, no callback URL, no rate limit, Redis broker =
+    job store, queue depth known to be far from the limit) can be accepted by
+    ``accept_async`` on the event loop. Counts the document against the depth cache."""
+    return (
+        not idempotency_key
+        and not sub.callback_url
+        and not settings.rate_limit_per_minute
+        and broker is not None
+        and flows.broker_is_store()
+        and capacity_cached(settings, broker)
+    )
+
+
+async def accept_async(client: Any, store: JobStore, tenant: str, sub: Submission) -> dict[str, Any]:
+    """``accept`` on an asyncio Redis client, for what ``can_accept_async`` admits: the
+    job, its text and its first task messages in one MULTI, one round trip."""
+    return await store.create_async(
+        client,
+        tenant=tenant,
+        text=sub.text,
+        document=sub.document,
+        tasks=sub.tasks,
+        language=sub.language,
+        options=sub.options,
+        metadata=sub.metadata,
+        callback_url=None,
+        fingerprint=sub.fingerprint(),
+        enqueue=lambda pipe, job_id: flows.queue_first_wave(pipe, job_id, sub.tasks, sub.language),
+    )
+
+
 def accept(store: JobStore, tenant: str, sub: Submission, idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
     """Store the job and queue its first tasks. If queueing fails the job is removed
     and the client gets a 503, so nothing is half-accepted."""
     fingerprint = sub.fingerprint()
+    enqueue = None
+    if flows.broker_is_store():
+        # The first task messages go in the job's own MULTI: one round trip, and never a
+        # job without its messages or the reverse.
+        def enqueue(pipe: redis.client.Pipeline, job_id: str) -> None:
+            flows.queue_first_wave(pipe, job_id, sub.tasks, sub.language)
+
     job, created = store.create(
         tenant=tenant,
         text=sub.text,
@@ -137,6 +200,7 @@ def accept(store: JobStore, tenant: str, sub: Submission, idempotency_key: str |
         callback_url=sub.callback_url,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
+        enqueue=enqueue,
     )
     if not created:
         if job.get("fingerprint") != fingerprint:
@@ -146,6 +210,8 @@ def accept(store: JobStore, tenant: str, sub: Submission, idempotency_key: str |
                 details={"job_id": job["id"]},
             )
         return job, False
+    if enqueue is not None:
+        return job, True
     try:
         flows.dispatch(job["id"], sub.tasks, sub.language)
     except Exception as exc:

@@ -71,6 +71,20 @@ class DocumentInfo(BaseModel):
     content_type: str
 
 
+class WebhookAttempt(BaseModel):
+    attempt: int = Field(..., description="1-based attempt number.")
+    at: str = Field(..., description="When the attempt started (ISO 8601, UTC).")
+    status_code: int | None = Field(None, description="The receiver's HTTP status; null when no answer came.")
+    error: str | None = Field(None, description="Why the attempt failed; null when delivered.")
+    duration_ms: int | None = None
+
+
+class WebhookState(BaseModel):
+    url: str
+    delivered: bool = Field(..., description="A 2xx answer was received.")
+    attempts: list[WebhookAttempt] = Field(..., description="Every delivery attempt so far, oldest first.")
+
+
 class JobOut(BaseModel):
     id: str
     status: Literal["queued", "running", "succeeded", "partially_succeeded", "failed", "cancelled"]
@@ -80,6 +94,8 @@ class JobOut(BaseModel):
     language: str | None = None
     document: DocumentInfo
     metadata: dict[str, Any] = {}
+    callback_url: str | None = Field(None, description="Where the job-finished webhook goes.")
+    webhook: WebhookState | None = Field(None, description="Delivery of the webhook; null without callback_url.")
     tasks: dict[str, TaskState]
 
 

@@ -11,8 +11,10 @@ terminal writes that actually happened.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
-from typing import Any
+from datetime import datetime
+from typing import Any, Callable
 
 import orjson
 import redis
@@ -20,6 +22,9 @@ import redis
 from services.core import timeutil
 
 TASK_NAMES: tuple[str, ...] = ("language", "entities", "summary")
+# Webhook deliveries have their own queue so slow receivers never delay enrichment.
+WEBHOOK_QUEUE = "webhooks"
+ALL_QUEUES: tuple[str, ...] = (*TASK_NAMES, WEBHOOK_QUEUE)
 TERMINAL = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 PREFIX = "docenrich"
 
@@ -30,6 +35,7 @@ local status = cjson.decode(cur)['status']
 if not string.find(',' .. ARGV[4] .. ',', ',' .. status .. ',', 1, true) then return -1 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[3])
 if ARGV[5] == '1' then redis.call('HINCRBY', KEYS[1], 'writes:' .. string.sub(ARGV[1], 6), 1) end
+if ARGV[6] then redis.call('PUBLISH', ARGV[6], 'changed') end
 return 1
 """
 
@@ -43,6 +49,26 @@ def text_key(job_id: str) -> str:
 
 
 STATS_KEY = f"{PREFIX}:stats"
+# Task durations as Prometheus histogram buckets, written by every worker process and
+# read by the API's collector: fields "<task>|<language>|<le>" (non-cumulative counts),
+# "<task>|<language>|sum" and "<task>|<language>|count".
+DURATION_KEY = f"{PREFIX}:task_seconds"
+DURATION_BUCKETS: tuple[float, ...] = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+log = logging.getLogger("docenrich.store")
+_job_end_listeners: list[Callable[["JobStore", dict[str, Any]], None]] = []
+
+
+def events_channel(job_id: str) -> str:
+    """Pub/sub channel that hears a message whenever the job's state changes."""
+    return f"{PREFIX}:events:{job_id}"
+
+
+def on_job_end(listener: Callable[["JobStore", dict[str, Any]], None]) -> None:
+    """Call ``listener(store, job)`` once per job, in the process that ended it (a worker,
+    or the API for a cancel). Used for webhooks; a failing listener is logged, not raised."""
+    if listener not in _job_end_listeners:
+        _job_end_listeners.append(listener)
 
 
 def new_job_id() -> str:
@@ -98,9 +124,12 @@ class JobStore:
         callback_url: str | None,
         idempotency_key: str | None = None,
         fingerprint: str | None = None,
+        enqueue: Callable[[redis.client.Pipeline, str], None] | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Store a job and its text. Returns (job, created); with an idempotency key
-        already used by this tenant, returns the earlier job and ``created=False``."""
+        already used by this tenant, returns the earlier job and ``created=False``.
+        ``enqueue(pipe, job_id)`` may add the first task messages to the same MULTI (when
+        the broker is this Redis): job and messages then land together or not at all."""
         job_id = new_job_id()
         idem_key = None
         if idempotency_key:
@@ -111,6 +140,60 @@ class JobStore:
                 if existing is not None:
                     return existing, False
                 self.redis.set(idem_key, job_id, ex=self.ttl)  # the earlier job expired
+        record = self._new_record(
+            job_id, tenant=tenant, document=document, tasks=tasks, language=language, options=options,
+            metadata=metadata, callback_url=callback_url, fingerprint=fingerprint,
+        )
+        pipe = self.redis.pipeline(transaction=True)
+        self._queue_writes(pipe, job_id, record, text)
+        if enqueue is not None:
+            enqueue(pipe, job_id)
+        pipe.execute()
+        # The record just written, not read back: one round trip less per POST.
+        return to_public(record), True
+
+    async def create_async(
+        self,
+        client: Any,
+        *,
+        tenant: str,
+        text: str,
+        document: dict[str, Any],
+        tasks: list[str],
+        language: str | None,
+        options: dict[str, Any],
+        metadata: dict[str, Any],
+        callback_url: str | None,
+        fingerprint: str | None = None,
+        enqueue: Callable[[Any, str], None] | None = None,
+    ) -> dict[str, Any]:
+        """``create`` without an idempotency key on an asyncio client (``redis.asyncio``):
+        the API's hot path, one round trip and no thread hop. Same record, same MULTI."""
+        job_id = new_job_id()
+        record = self._new_record(
+            job_id, tenant=tenant, document=document, tasks=tasks, language=language, options=options,
+            metadata=metadata, callback_url=callback_url, fingerprint=fingerprint,
+        )
+        pipe = client.pipeline(transaction=True)
+        self._queue_writes(pipe, job_id, record, text)
+        if enqueue is not None:
+            enqueue(pipe, job_id)
+        await pipe.execute()
+        return to_public(record)
+
+    def _new_record(
+        self,
+        job_id: str,
+        *,
+        tenant: str,
+        document: dict[str, Any],
+        tasks: list[str],
+        language: str | None,
+        options: dict[str, Any],
+        metadata: dict[str, Any],
+        callback_url: str | None,
+        fingerprint: str | None,
+    ) -> dict[str, str]:
         created = timeutil.iso_now()
         record = {
             "id": job_id,
@@ -128,12 +211,13 @@ class JobStore:
         }
         for name in tasks:
             record[f"task:{name}"] = _dumps(_task_state("pending"))
-        pipe = self.redis.pipeline(transaction=True)
+        return record
+
+    def _queue_writes(self, pipe: Any, job_id: str, record: dict[str, str], text: str) -> None:
+        """The job's writes on a (sync or asyncio) MULTI pipeline."""
         pipe.hset(job_key(job_id), mapping=record)
         pipe.expire(job_key(job_id), self.ttl)
         pipe.set(text_key(job_id), text, ex=self.ttl)
-        pipe.execute()
-        return self._record(job_id), True
 
     def discard(self, job_id: str, tenant: str, idempotency_key: str | None) -> None:
         """Undo ``create`` when the job could not be queued."""
@@ -152,6 +236,10 @@ class JobStore:
             return None
         return record
 
+    def record(self, job_id: str) -> dict[str, Any] | None:
+        """The job whatever its tenant (for workers; the API uses ``get``)."""
+        return self._record(job_id)
+
     def get_text(self, job_id: str) -> str | None:
         return self.redis.get(text_key(job_id))
 
@@ -168,6 +256,7 @@ class JobStore:
             if self._transition(keys=[job_key(job_id)], args=[f"task:{name}", state, now, "pending", "0"]) == 1:
                 if record.get(f"celery:{name}"):
                     revoke.append(record[f"celery:{name}"])
+        self._notify(job_id)
         self._maybe_finish(job_id)
         return revoke
 
@@ -188,8 +277,46 @@ class JobStore:
         already terminal (a redelivered duplicate) or the job is gone."""
         now = timeutil.iso_now()
         state = _dumps(_task_state("running", started_at=now))
-        ok = self._transition(keys=[job_key(job_id)], args=[f"task:{task}", state, now, "pending,running", "0"])
+        # The script publishes the change itself: one round trip.
+        (ok,) = self._pipeline_with_transition(lambda pipe: self._transition_in(pipe, job_id, task, state, now, "0"))
         return now if ok == 1 else None
+
+    def load_and_start(self, job_id: str, task: str) -> tuple[dict[str, str], str | None, str | None] | None:
+        """``load`` and ``start_task`` in one round trip: (record, text, started_at), the
+        record as it was before the start; None when the job expired or never was."""
+        now = timeutil.iso_now()
+        state = _dumps(_task_state("running", started_at=now))
+
+        def build(pipe: redis.client.Pipeline) -> None:
+            pipe.hgetall(job_key(job_id))
+            pipe.get(text_key(job_id))
+            self._transition_in(pipe, job_id, task, state, now, "0")
+
+        record, text, ok = self._pipeline_with_transition(build)
+        if not record:
+            return None
+        return record, text, now if ok == 1 else None
+
+    def _transition_in(self, pipe: redis.client.Pipeline, job_id: str, task: str, state: str, now: str, count: str) -> None:
+        """Queue the pending/running -> ``state`` transition (which publishes the change)."""
+        args = [f"task:{task}", state, now, "pending,running", count, events_channel(job_id)]
+        pipe.evalsha(self._transition.sha, 1, job_key(job_id), *args)
+
+    def _pipeline_with_transition(self, build: Callable[[redis.client.Pipeline], None]) -> list[Any]:
+        """Run a pipeline holding an EVALSHA of the transition script. redis-py would ask
+        SCRIPT EXISTS before every such pipeline (a round trip); instead load the script
+        only when Redis says it does not know it (new or restarted server), then rerun.
+        Everything else in these pipelines is a read, so running it twice is harmless."""
+        for attempt in (1, 2):
+            pipe = self.redis.pipeline(transaction=False)
+            build(pipe)
+            try:
+                return pipe.execute()
+            except redis.exceptions.NoScriptError:
+                if attempt == 2:
+                    raise
+                self.redis.script_load(_TRANSITION)
+        raise AssertionError("unreachable")
 
     def finish_task(
         self,
@@ -204,22 +331,100 @@ class JobStore:
         assert status in TERMINAL
         now = timeutil.iso_now()
         state = _dumps(_task_state(status, started_at=started_at, finished_at=now, result=result, error=error))
-        ok = self._transition(keys=[job_key(job_id)], args=[f"task:{task}", state, now, "pending,running", "1"]) == 1
-        if ok:
-            self._maybe_finish(job_id)
-        return ok
+
+        # One round trip for the guarded write (which publishes the change) and the record
+        # after it; a second for the duration metrics and, when this ended the job, its
+        # once-only bookkeeping.
+        def build(pipe: redis.client.Pipeline) -> None:
+            self._transition_in(pipe, job_id, task, state, now, "1")
+            pipe.hgetall(job_key(job_id))
+
+        ok, raw = self._pipeline_with_transition(build)
+        if ok != 1:
+            return False
+        pipe = self.redis.pipeline(transaction=False)
+        if started_at:
+            self._observe_duration(job_id, task, started_at, now, result, raw=raw, pipe=pipe)
+        self._maybe_finish(job_id, raw=raw, pipe=pipe)
+        return True
 
     def set_detected_language(self, job_id: str, code: str | None) -> None:
         self.redis.hset(job_key(job_id), "detected_language", code or "")
 
-    def _maybe_finish(self, job_id: str) -> None:
-        record = self._record(job_id)
+    def _maybe_finish(self, job_id: str, raw: dict[str, str] | None = None, pipe: redis.client.Pipeline | None = None) -> None:
+        """Once-only bookkeeping when the job has ended. ``raw``: the record if the caller
+        just read it; ``pipe``: pending writes to send in the same round trip."""
+        record = to_public(raw) if raw else self._record(job_id)
         if record is None or record["status"] not in TERMINAL | {"partially_succeeded"}:
+            if pipe is not None and len(pipe):
+                pipe.execute()
             return
         # HSETNX makes the "job ended" bookkeeping happen once even when the last two
         # tasks finish at the same instant on two workers.
-        if self.redis.hsetnx(job_key(job_id), "final_status", record["status"]):
+        if pipe is None:
+            pipe = self.redis.pipeline(transaction=False)
+        pipe.hsetnx(job_key(job_id), "final_status", record["status"])
+        if pipe.execute()[-1]:
             self.redis.hincrby(STATS_KEY, f"jobs_{record['status']}", 1)
+            for listener in _job_end_listeners:
+                try:
+                    listener(self, record)
+                except Exception:
+                    log.exception("job-end listener failed", extra={"job_id": job_id})
+
+    def _notify(self, job_id: str) -> None:
+        try:
+            self.redis.publish(events_channel(job_id), "changed")
+        except redis.RedisError:
+            pass  # live progress is best effort; readers also poll
+
+    def _observe_duration(
+        self,
+        job_id: str,
+        task: str,
+        started_at: str,
+        finished_at: str,
+        result: Any,
+        raw: dict[str, str] | None = None,
+        pipe: redis.client.Pipeline | None = None,
+    ) -> None:
+        """Count the task's duration; with ``pipe`` the writes are only queued on it."""
+        try:
+            seconds = max(0.0, (datetime.fromisoformat(finished_at) - datetime.fromisoformat(started_at)).total_seconds())
+            if task == "language" and isinstance(result, dict) and result.get("code"):
+                language = result["code"]
+            elif raw is not None:
+                language = raw.get("language_hint") or raw.get("detected_language") or "und"
+            else:
+                hint, detected = self.redis.hmget(job_key(job_id), "language_hint", "detected_language")
+                language = hint or detected or "und"
+            le = next((repr(float(b)) for b in DURATION_BUCKETS if seconds <= b), "+Inf")
+            prefix = f"{task}|{language}|"
+            own = pipe is None
+            if own:
+                pipe = self.redis.pipeline(transaction=False)
+            pipe.hincrby(DURATION_KEY, prefix + le, 1)
+            pipe.hincrbyfloat(DURATION_KEY, prefix + "sum", seconds)
+            pipe.hincrby(DURATION_KEY, prefix + "count", 1)
+            if own:
+                pipe.execute()
+        except (redis.RedisError, ValueError):
+            log.warning("could not record the task duration", extra={"job_id": job_id, "task": task})
+
+    # ---- webhooks -------------------------------------------------------------------
+
+    def record_webhook_attempt(self, job_id: str, attempt: dict[str, Any], delivered: bool) -> int:
+        """Append one delivery attempt; returns its number (1-based). HINCRBY numbers
+        attempts uniquely even if a redelivered task runs twice."""
+        number = self.redis.hincrby(job_key(job_id), "webhook_attempts", 1)
+        mapping = {f"webhook_attempt:{number}": _dumps({"attempt": number, **attempt})}
+        if delivered:
+            mapping["webhook_delivered"] = "1"
+        self.redis.hset(job_key(job_id), mapping=mapping)
+        return number
+
+    def webhook_delivered(self, job_id: str) -> bool:
+        return self.redis.hget(job_key(job_id), "webhook_delivered") == "1"
 
     # ---- representation -------------------------------------------------------------
 
@@ -245,8 +450,17 @@ def to_public(raw: dict[str, str]) -> dict[str, Any]:
         "callback_url": raw.get("callback_url") or None,
         "fingerprint": raw.get("fingerprint") or None,
         "tasks": tasks,
+        "webhook": _webhook(raw),
         "writes": {name: int(raw.get(f"writes:{name}", 0)) for name in tasks},
     }
+
+
+def _webhook(raw: dict[str, str]) -> dict[str, Any] | None:
+    if not raw.get("callback_url"):
+        return None
+    count = int(raw.get("webhook_attempts", 0))
+    attempts = [orjson.loads(raw[f"webhook_attempt:{n}"]) for n in range(1, count + 1) if f"webhook_attempt:{n}" in raw]
+    return {"url": raw["callback_url"], "delivered": raw.get("webhook_delivered") == "1", "attempts": attempts}
 
 
 def get_store() -> JobStore:

@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     # task killed by its limit is never redelivered while still running elsewhere.
     task_soft_time_limit: int = Field(240, gt=0)
     task_time_limit: int = Field(300, gt=0)
-    visibility_timeout: int = Field(3600, gt=0)
+    visibility_timeout: int = Field(900, gt=0, description="Unacked messages of a dead worker are redelivered after this.")
     task_max_retries: int = Field(3, ge=0)
     worker_heartbeat_seconds: float = Field(5.0, gt=0)
 
@@ -39,12 +39,36 @@ class Settings(BaseSettings):
     summary_openai_timeout: float = 30.0
 
     log_level: str = "INFO"
+    log_format: str = Field("json", description="json (one object per line) | text")
+
+    # Webhooks: a POST to the job's callback_url when it ends, signed per tenant.
+    webhook_secret: str = Field("", description="Fallback signing secret for tenants not in webhook_secrets.")
+    webhook_secrets: str = Field("", description="tenant1:secret1,tenant2:secret2")
+    webhook_allow_private: bool = Field(False, description="Allow callback URLs on private/loopback addresses.")
+    webhook_timeout: float = Field(10.0, gt=0, description="Seconds per delivery attempt.")
+    webhook_max_attempts: int = Field(6, ge=1, description="Delivery attempts before giving up.")
+    webhook_backoff_seconds: float = Field(5.0, gt=0, description="First retry delay; doubles each attempt.")
+    webhook_backoff_max: float = Field(600.0, gt=0, description="Longest retry delay (kept below the visibility timeout).")
+
+    # Server-sent events: a stream ends after this long even if the job has not (clients reconnect).
+    events_max_seconds: float = Field(3600.0, gt=0)
+    events_keepalive_seconds: float = Field(15.0, gt=0)
 
     @field_validator("summary_backend")
     @classmethod
     def _known_backend(cls, value: str) -> str:
         if value not in {"extractive", "openai"}:
             raise ValueError("DOCENRICH_SUMMARY_BACKEND must be 'extractive' or 'openai'")
+        return value
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _webhook_secrets_parse(cls, value: str) -> str:
+        # A malformed entry is a startup error, not an unsigned webhook later.
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            tenant, sep, secret = entry.partition(":")
+            if not sep or not tenant or not secret:
+                raise ValueError("DOCENRICH_WEBHOOK_SECRETS must look like 'tenant1:secret1,tenant2:secret2'")
         return value
 
     @model_validator(mode="after")
@@ -56,6 +80,20 @@ class Settings(BaseSettings):
                 "need DOCENRICH_TASK_SOFT_TIME_LIMIT < DOCENRICH_TASK_TIME_LIMIT < DOCENRICH_VISIBILITY_TIMEOUT"
             )
         return self
+
+    @property
+    def webhook_secrets_by_tenant(self) -> dict[str, str]:
+        """Parse ``tenant:secret`` pairs (a secret may itself contain ':')."""
+        pairs: dict[str, str] = {}
+        for entry in filter(None, (part.strip() for part in self.webhook_secrets.split(","))):
+            tenant, sep, secret = entry.partition(":")
+            if not sep or not tenant or not secret:
+                raise ValueError("DOCENRICH_WEBHOOK_SECRETS must look like 'tenant1:secret1,tenant2:secret2'")
+            pairs[tenant] = secret
+        return pairs
+
+    def webhook_secret_for(self, tenant: str) -> str:
+        return self.webhook_secrets_by_tenant.get(tenant) or self.webhook_secret
 
     @property
     def effective_broker_url(self) -> str:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Queue
 
-from services.core.job_store import TASK_NAMES
+from services.core.job_store import TASK_NAMES, WEBHOOK_QUEUE
 from services.core.settings import get_settings
 
 
 def create_app() -> Celery:
     settings = get_settings()
-    app = Celery("docenrich", include=["services.worker.tasks", "services.worker.lifecycle"])
+    app = Celery("docenrich", include=["services.worker.tasks", "services.worker.webhooks", "services.worker.lifecycle"])
     app.conf.update(
         broker_url=settings.effective_broker_url,
         # The job store is the source of truth; Celery keeps no results.
@@ -28,14 +28,21 @@ def create_app() -> Celery:
         broker_transport_options={"visibility_timeout": settings.visibility_timeout},
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
-        task_queues=[Queue(name) for name in TASK_NAMES],
+        task_queues=[Queue(name) for name in (*TASK_NAMES, WEBHOOK_QUEUE)],
         task_default_queue="language",
-        task_routes={f"docenrich.{name}": {"queue": name} for name in TASK_NAMES},
+        task_routes={**{f"docenrich.{name}": {"queue": name} for name in TASK_NAMES}, "docenrich.webhook": {"queue": WEBHOOK_QUEUE}},
         task_create_missing_queues=False,
         worker_hijack_root_logger=False,
-        worker_send_task_events=True,
-        task_send_sent_event=True,
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # Celery's monitoring events cost a PUBLISH per task state in every worker and
+        # one per message sent (about a third of the queue's CPU per job; bench/). The
+        # job store already records every task transition; Flower can still turn worker
+        # events on at run time (``celery control enable_events``).
+        worker_send_task_events=False,
+        task_send_sent_event=False,
+        # Keep running through a broker outage: the job store refuses a second write, so
+        # a redelivered duplicate is harmless, while a cancelled task would sit unacked
+        # until the visibility timeout.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
     )
     return app
 

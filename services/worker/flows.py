@@ -13,9 +13,12 @@ import orjson
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
 
+from services.core import logging as log_setup
 from services.core.errors import DocenrichError, TaskSkipped
 from services.core.job_store import get_store, job_key
+from services.core.settings import get_settings
 from services.nlp import pipeline
+from services.worker import publish
 
 log = logging.getLogger("docenrich.worker")
 
@@ -24,59 +27,114 @@ def celery_task_id(job_id: str, task: str) -> str:
     return f"{job_id}-{task}"
 
 
-def dispatch(job_id: str, tasks: list[str], language_hint: str | None) -> None:
-    """Send the first wave of a new job: the language task when anything needs it
-    (it then sends the rest), otherwise the requested tasks directly."""
-    from services.worker.celery_app import app
-
+def first_wave(tasks: list[str], language_hint: str | None) -> list[str]:
+    """The language task when anything needs it (it then sends the rest), otherwise the
+    requested tasks directly."""
     downstream = [t for t in tasks if t != "language"]
     if "language" in tasks or (downstream and not language_hint):
-        first = ["language"]
-    else:
-        first = downstream
+        return ["language"]
+    return downstream
+
+
+def broker_is_store() -> bool:
+    """The broker is the job store's Redis (the default): messages can ride in the job
+    store's own pipelines."""
+    settings = get_settings()
+    return publish.enabled() and settings.effective_broker_url == settings.redis_url
+
+
+def queue_first_wave(pipe: redis.client.Pipeline, job_id: str, tasks: list[str], language_hint: str | None) -> None:
+    """Add the first wave's messages to a pipeline on the broker (see ``broker_is_store``)."""
+    for task in first_wave(tasks, language_hint):
+        publish.push(pipe, f"docenrich.{task}", job_id, task, celery_task_id(job_id, task))
+
+
+def dispatch(job_id: str, tasks: list[str], language_hint: str | None) -> None:
+    """Send the first wave of a new job (``first_wave``)."""
+    first = first_wave(tasks, language_hint)
+    if publish.enabled():  # Redis broker: one pipelined LPUSH per message (publish.py)
+        pipe = publish.broker().pipeline(transaction=False)
+        queue_first_wave(pipe, job_id, tasks, language_hint)
+        pipe.execute()
+        return
+    from services.worker.celery_app import app
+
     for task in first:
         app.send_task(f"docenrich.{task}", args=[job_id], queue=task, task_id=celery_task_id(job_id, task))
 
 
 def _dispatch_downstream(job_id: str, record: dict[str, str]) -> None:
-    from services.worker.celery_app import app
-
     store = get_store()
     if record.get("dispatched"):
         return
-    for task in orjson.loads(record["tasks"]):
-        if task != "language":
-            app.send_task(f"docenrich.{task}", args=[job_id], queue=task, task_id=celery_task_id(job_id, task))
+    downstream = [task for task in orjson.loads(record["tasks"]) if task != "language"]
+    if publish.enabled():
+        # The messages and the "dispatched" mark in one round trip when the broker is the
+        # job store's Redis (the default), in order: the mark only after the pushes.
+        settings = get_settings()
+        same = settings.effective_broker_url == settings.redis_url
+        broker = store.redis if same else publish.broker()
+        pipe = broker.pipeline(transaction=False)
+        parent = celery_task_id(job_id, "language")
+        for task in downstream:
+            publish.push(pipe, f"docenrich.{task}", job_id, task, celery_task_id(job_id, task), parent_id=parent, root_id=parent)
+        if same:
+            pipe.hset(job_key(job_id), "dispatched", "1")
+        pipe.execute()
+        if not same:
+            store.redis.hset(job_key(job_id), "dispatched", "1")
+        return
+    from services.worker.celery_app import app
+
+    for task in downstream:
+        app.send_task(f"docenrich.{task}", args=[job_id], queue=task, task_id=celery_task_id(job_id, task))
     store.redis.hset(job_key(job_id), "dispatched", "1")
 
 
 def run_language(job_id: str) -> None:
     store = get_store()
-    loaded = store.load(job_id)
-    if loaded is None:
+    # Read the job and start the language task in one round trip (the start is a no-op
+    # when the job did not ask for language: there is no such task to move).
+    started = store.load_and_start(job_id, "language")
+    if started is None:
         log.warning("job expired or unknown", extra={"job_id": job_id, "task": "language"})
         return
-    record, text = loaded
+    record, text, started_at = started
+    log_setup.set_context(tenant=record.get("tenant"))
     if "language" in orjson.loads(record["tasks"]):
-        result = run_task(job_id, "language", loaded=loaded)
+        result = run_task(job_id, "language", loaded=(record, text), started_at=started_at)
     else:
         # Needed only to route the other engines; not reported as a task.
         result = pipeline.run("language", text or "")
+    pipe = store.redis.pipeline(transaction=False)
     if result is not None:
         code = result.get("code")
-        store.set_detected_language(job_id, None if code == "und" else code)
-    _dispatch_downstream(job_id, store.redis.hgetall(job_key(job_id)))
+        pipe.hset(job_key(job_id), "detected_language", (None if code == "und" else code) or "")
+    pipe.hgetall(job_key(job_id))
+    _dispatch_downstream(job_id, pipe.execute()[-1])
 
 
-def run_task(job_id: str, task: str, loaded: tuple[dict[str, str], str | None] | None = None) -> dict[str, Any] | None:
-    """Run one engine for one job and record the outcome. Returns the result on success."""
+def run_task(
+    job_id: str,
+    task: str,
+    loaded: tuple[dict[str, str], str | None] | None = None,
+    started_at: str | None = None,
+) -> dict[str, Any] | None:
+    """Run one engine for one job and record the outcome. Returns the result on success.
+    ``loaded``/``started_at``: the job already read (and the task already started) by the
+    caller."""
     store = get_store()
-    loaded = loaded or store.load(job_id)
     if loaded is None:
-        log.warning("job expired or unknown", extra={"job_id": job_id, "task": task})
-        return None
-    record, text = loaded
-    started_at = store.start_task(job_id, task)
+        started = store.load_and_start(job_id, task)  # one round trip for both
+        if started is None:
+            log.warning("job expired or unknown", extra={"job_id": job_id, "task": task})
+            return None
+        record, text, started_at = started
+    else:
+        record, text = loaded
+        if started_at is None:
+            started_at = store.start_task(job_id, task)
+    log_setup.set_context(tenant=record.get("tenant"))
     if started_at is None:
         log.info("task already finished or cancelled; nothing to do", extra={"job_id": job_id, "task": task})
         return None

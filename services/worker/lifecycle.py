@@ -3,6 +3,7 @@ heartbeat in the job store tells the API which queues have a live consumer."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -10,6 +11,7 @@ import threading
 
 from celery import signals
 
+from services.core import logging as log_setup
 from services.core import timeutil
 from services.core import worker_registry
 from services.core.settings import get_settings
@@ -29,6 +31,39 @@ def _preload_models(sender=None, **_: object) -> None:
     queues = _consumed_queues(sender)
     log.info("loading models for queues %s", ",".join(queues))
     pipeline.preload(queues)
+    # Move everything loaded so far out of the garbage collector's reach: a collection in
+    # a pool child would otherwise write to the header of every model object and so copy
+    # the page it sits on; frozen, those pages stay shared with the parent (bench/ e).
+    gc.collect()
+    gc.freeze()
+
+
+@signals.setup_logging.connect
+def _setup_logging(loglevel=None, **_: object) -> None:
+    # Connected, this replaces Celery's own logging setup: the worker logs JSON like the API.
+    settings = get_settings()
+    log_setup.configure(loglevel or settings.log_level, settings.log_format)
+
+
+@signals.task_prerun.connect
+def _task_context(task=None, args=None, **_: object) -> None:
+    name = (getattr(task, "name", "") or "").removeprefix("docenrich.")
+    job_id = args[0] if args and isinstance(args[0], str) else None
+    log_setup.clear_context()
+    log_setup.set_context(job_id=job_id, task=name or None)
+
+
+@signals.task_postrun.connect
+def _clear_task_context(**_: object) -> None:
+    log_setup.clear_context()
+
+
+@signals.worker_init.connect
+def _install_webhooks(sender=None, **_: object) -> None:
+    # Jobs that end in this worker queue their webhook (children inherit it from the parent).
+    from services.worker import webhooks
+
+    webhooks.install()
 
 
 @signals.worker_ready.connect

@@ -15,6 +15,10 @@ _RETRY = dict(
     retry_backoff=1,
     retry_backoff_max=30,
     retry_jitter=True,
+    # The retry is itself a message: while Redis is away (a restart), keep trying to
+    # publish it for about a minute instead of giving up after ~0.6 s, which would drop
+    # the task (Celery rejects it without requeue when the retry cannot be sent).
+    retry_kwargs={"retry_policy": {"max_retries": 40, "interval_start": 0.5, "interval_step": 0.5, "interval_max": 2}},
 )
 
 

@@ -20,6 +20,7 @@ from services.api.schemas import BatchIn, BatchOut, DocumentIn, ErrorResponse, J
 from services.api.views import job_view
 from services.core import webhook_security
 from services.core.errors import InvalidField, MalformedRequest, PayloadTooLarge, UnsupportedMediaType
+from services.core.job_store import JobStore
 from services.core.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["documents"])
@@ -96,6 +97,16 @@ def _check_callbacks(subs: list[intake.Submission], settings: Settings) -> None:
                 if len(subs) > 1:
                     exc.details["index"] = index
                 raise
+
+
+def _accept_one(
+    settings: Settings, broker: Any, tenant: str, store: JobStore, sub: intake.Submission, idempotency_key: str | None
+) -> tuple[dict[str, Any], bool]:
+    """Callback check, back-pressure and acceptance in one worker thread: one hop off the
+    event loop instead of three (each costs ~0.15 ms of CPU; bench/)."""
+    _check_callbacks([sub], settings)
+    intake.check_capacity(settings, broker, tenant, store)
+    return intake.accept(store, tenant, sub, idempotency_key)
 
 
 def _form_tasks(raw: str | None) -> list[str] | None:
@@ -176,9 +187,15 @@ async def create_document(
             "Send application/json ({\"text\": ...}) or multipart/form-data with a 'file' field.",
             details={"content_type": media_type or None, "supported": ["application/json", "multipart/form-data"]},
         )
-    await run_in_threadpool(_check_callbacks, [sub], settings)
-    await run_in_threadpool(intake.check_capacity, settings, request.app.state.broker_redis, tenant, store)
-    job, created = await run_in_threadpool(intake.accept, store, tenant, sub, idempotency_key)
+    broker = request.app.state.broker_redis
+    if intake.can_accept_async(settings, broker, sub, idempotency_key):
+        # The common case stays on the event loop (asyncio Redis, one round trip): no
+        # thread hop, and no GIL hand-offs between threads stretching the tail latency.
+        from services.api.routes.events import async_redis
+
+        job, created = await intake.accept_async(async_redis(request.app), store, tenant, sub), True
+    else:
+        job, created = await run_in_threadpool(_accept_one, settings, broker, tenant, store, sub, idempotency_key)
     headers = {"Location": f"/v1/jobs/{job['id']}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"
@@ -192,7 +209,17 @@ async def create_document(
     summary="Submit several JSON documents at once",
     response_model=BatchOut,
     responses={202: {"content": {"application/json": {"example": {"jobs": [examples.JOB_QUEUED]}}}}, **_ERRORS},
-    openapi_extra={"requestBody": {"content": {"application/json": {"example": {"documents": [examples.DOCUMENT_REQUEST["value"], {"text": "Angela Merkel visited Paris.", "tasks": ["entities"], "language": "en"}]}}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/BatchIn"},
+                    "example": {"documents": [examples.DOCUMENT_REQUEST["value"], {"text": "Angela Merkel visited Paris.", "tasks": ["entities"], "language": "en"}]},
+                }
+            },
+        }
+    },
 )
 async def create_batch(request: Request, settings: SettingsDep, store: Store, tenant: Tenant) -> JsonResponse:
     if _media_type(request) != "application/json":

@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from services.api.responses import JsonResponse
 
+from services.api import examples
 from services.api.deps import Store, Tenant
 from services.api.schemas import ErrorResponse, JobOut
 from services.api.views import job_view
@@ -18,6 +19,19 @@ from services.core.job_store import JobStore
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 _JOB_ID = re.compile(r"^[0-9a-f]{24}$")
 _ERRORS = {status: {"model": ErrorResponse} for status in (401, 404, 503)}
+_ERRORS[401]["content"] = {"application/json": {"example": examples.MISSING_KEY}}
+_ERRORS[404]["content"] = {"application/json": {"example": examples.JOB_NOT_FOUND}}
+_JOB_EXAMPLES = {
+    200: {
+        "content": {
+            "application/json": {
+                "examples": examples.examples(
+                    succeeded=examples.JOB_SUCCEEDED, partially_succeeded=examples.JOB_PARTIAL, running=examples.JOB_QUEUED, with_webhook=examples.JOB_WITH_WEBHOOK
+                )
+            }
+        }
+    }
+}
 
 
 def _load(store: JobStore, job_id: str, tenant: str) -> dict:
@@ -31,7 +45,7 @@ def _load(store: JobStore, job_id: str, tenant: str) -> dict:
     return job
 
 
-@router.get("/{job_id}", operation_id="jobs-get", summary="A job's status and results", response_model=JobOut, responses=_ERRORS)
+@router.get("/{job_id}", operation_id="jobs-get", summary="A job's status and results", response_model=JobOut, responses={**_JOB_EXAMPLES, **_ERRORS})
 async def get_job(job_id: str, store: Store, tenant: Tenant) -> JsonResponse:
     job = await run_in_threadpool(_load, store, job_id, tenant)
     return JsonResponse(job_view(job))
@@ -42,7 +56,7 @@ async def get_job(job_id: str, store: Store, tenant: Tenant) -> JsonResponse:
     operation_id="jobs-get_text",
     summary="The extracted plain text the offsets refer to",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {}}}, **_ERRORS},
+    responses={200: {"content": {"text/plain": {"example": examples.SEED_TEXT}}}, **_ERRORS},
 )
 async def get_job_text(job_id: str, store: Store, tenant: Tenant) -> PlainTextResponse:
     await run_in_threadpool(_load, store, job_id, tenant)
@@ -52,7 +66,13 @@ async def get_job_text(job_id: str, store: Store, tenant: Tenant) -> PlainTextRe
     return PlainTextResponse(text, media_type="text/plain; charset=utf-8")
 
 
-@router.delete("/{job_id}", operation_id="jobs-cancel", summary="Cancel a job's pending tasks", response_model=JobOut, responses=_ERRORS)
+@router.delete(
+    "/{job_id}",
+    operation_id="jobs-cancel",
+    summary="Cancel a job's pending tasks",
+    response_model=JobOut,
+    responses={200: {"content": {"application/json": {"example": examples.JOB_CANCELLED}}}, **_ERRORS},
+)
 async def cancel_job(job_id: str, request: Request, store: Store, tenant: Tenant) -> JsonResponse:
     await run_in_threadpool(_load, store, job_id, tenant)
     revoke = await run_in_threadpool(store.cancel, job_id)
