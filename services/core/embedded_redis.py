@@ -28,7 +28,7 @@ class EmbeddedRedis:
     """A redis-server child process with append-only persistence under ``data_dir``."""
 
     def __init__(self, data_dir: Path, port: int | None = None, appendonly: bool = True) -> None:
-        self.data_dir = Path(data_dir)
+        self.data_dir = Path(data_dir).resolve()  # redis-server chdirs into --dir
         self.port = port or free_port()
         self.appendonly = appendonly
         self.process: subprocess.Popen | None = None
