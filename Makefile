@@ -34,8 +34,13 @@ eval: install
 bench: install
 	$(PY) -m bench.run
 
+# Needs ../shared/data/ner; the Arabic spaCy member is trained before the Arabic CRF.
 train-ner: install
-	$(PY) -m training.ner.train
+	$(PY) -m training.ner.train --model ar
+	$(PY) -m training.ner.train_crf --model ar_crf
+	$(PY) -m training.ner.train --model en --model de --model es --model fr --model it --model nl --model pl --model pt --model ru
+	$(PY) -m evaluation.ner
+	$(PY) -m training.ner.card
 
 clean:
 	rm -rf .run .pytest_cache

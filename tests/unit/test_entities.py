@@ -1,0 +1,180 @@
+"""Entity engine: routing, skip code, offsets, grouping, chunking, and recall on the seed.
+
+The seed test names what a reader finds in the article; the model must find it on its
+own (no gazetteer, rule or fixture feeds these names to the engine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.core.errors import TaskSkipped
+from services.nlp import arabic, entities
+from services.nlp.entities import NoModelForLanguage, available_languages, extract_entities, preload
+
+SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_53360ea83f30db1c.txt"
+
+pytestmark = pytest.mark.skipif(not available_languages(), reason="no NER model committed")
+
+
+def _check_offsets(text: str, res: dict) -> None:
+    prev = -1
+    for m in res["entities"]:
+        assert text[m["start"] : m["end"]] == m["text"]
+        assert m["text"] == m["text"].strip() and m["text"]
+        assert m["label"] in {"PER", "ORG", "LOC", "MISC"}
+        assert 0.0 <= m["score"] <= 1.0
+        assert m["start"] >= prev
+        prev = m["start"]
+    spans = {(m["start"], m["end"]) for m in res["entities"]}
+    for g in res["groups"]:
+        assert g["count"] == len(g["mentions"])
+        for s, e in g["mentions"]:
+            assert (s, e) in spans
+
+
+def test_available_languages_and_preload_idempotent():
+    langs = available_languages()
+    assert "ar" in langs
+    preload(langs)
+    n = len(entities._MODELS)
+    preload()
+    preload(["ar"])
+    assert len(entities._MODELS) == n
+
+
+@pytest.mark.parametrize("language", [None, "", "xx", "ja", "zz-ZZ"])
+def test_no_model_for_language_is_a_skip(language):
+    with pytest.raises(NoModelForLanguage) as exc:
+        extract_entities("Some text about Paris.", language)
+    err = exc.value
+    assert isinstance(err, TaskSkipped)
+    assert err.code == "no_model_for_language"
+    for lang in available_languages():
+        assert lang in err.message
+
+
+def test_language_code_variants_route():
+    res = extract_entities("الرئيس الفرنسي في باريس", "AR")
+    assert res["language"] == "ar"
+    assert extract_entities("x", "ar-EG")["language"] == "ar"
+
+
+def test_result_shape_and_model_name():
+    res = extract_entities("", "ar")
+    assert res["entities"] == [] and res["groups"] == []
+    assert res["model"] and res["language"] == "ar"
+
+
+def test_arabic_offsets_exact_with_diacritics_tatweel_and_odd_spacing():
+    text = (
+        "  قال وزير الخارجيـة الأمريكي مايك بومبيو في واشنطن،\n\n"
+        "إن الرئيسَ دونالد ترمب سيزور بغداد والقاهرة الأسبوع المقبل.\t(رويترز)  "
+    )
+    res = extract_entities(text, "ar")
+    _check_offsets(text, res)
+    assert res["entities"], "expected some entities"
+
+
+def test_english_offsets_exact():
+    if "en" not in available_languages():
+        pytest.skip("no English model")
+    text = (
+        "WASHINGTON (Reuters) - U.S. Secretary of State Mike Pompeo met Angela Merkel in Berlin on Monday.\r\n"
+        "  Shares of Apple Inc. rose 3% in New York, said Tim Cook.  \n\nThe end"
+    )
+    res = extract_entities(text, "en")
+    _check_offsets(text, res)
+    found = {(m["text"], m["label"]) for m in res["entities"]}
+    assert ("Berlin", "LOC") in found
+    assert any(t.endswith("Pompeo") and lab == "PER" for t, lab in found)
+
+
+def test_scores_are_not_constant():
+    text = SEED.read_text(encoding="utf-8")
+    res = extract_entities(text, "ar")
+    scores = {m["score"] for m in res["entities"]}
+    assert len(scores) > 3
+
+
+def test_long_document_chunked_offsets_shift():
+    para = SEED.read_text(encoding="utf-8")
+    text = (para + "\n") * 40 + ("كلمة " * 3000)  # a very long last line is cut too
+    res = extract_entities(text, "ar")
+    _check_offsets(text, res)
+    single = extract_entities(para, "ar")
+    assert len(res["entities"]) >= 40 * len(single["entities"]) * 0.9
+
+
+def test_arabic_grouping_strips_proclitics_and_diacritics():
+    assert arabic.normalize("الرئيسَ ـترمب") == "الرئيس ترمب"
+    assert arabic.strip_article_clitics("بالعراق") == "العراق"
+    assert arabic.strip_article_clitics("للعراق") == "العراق"
+    assert arabic.strip_article_clitics("بغداد") == "بغداد"
+    mentions = [
+        {"text": "إيران", "label": "LOC", "start": 0, "end": 5},
+        {"text": "وإيران", "label": "LOC", "start": 10, "end": 16},
+        {"text": "بالعراق", "label": "LOC", "start": 20, "end": 27},
+        {"text": "العراق", "label": "LOC", "start": 30, "end": 36},
+        {"text": "وايت", "label": "PER", "start": 40, "end": 44},
+    ]
+    groups = {(g["text"], g["label"]): g for g in entities._group("", mentions, "ar")}
+    assert groups[("ايران", "LOC")]["count"] == 2
+    assert groups[("العراق", "LOC")]["mentions"] == [[20, 27], [30, 36]]
+    assert ("وايت", "PER") in groups  # a name starting with waw keeps it
+
+
+def test_groups_merge_case_and_surnames():
+    mentions = [
+        {"text": "Mike Pompeo", "label": "PER", "start": 0, "end": 11},
+        {"text": "Pompeo", "label": "PER", "start": 20, "end": 26},
+        {"text": "PENTAGON", "label": "ORG", "start": 30, "end": 38},
+        {"text": "Pentagon", "label": "ORG", "start": 40, "end": 48},
+    ]
+    groups = entities._group("", mentions, "en")
+    assert [(g["text"], g["count"]) for g in groups] == [("mike pompeo", 2), ("pentagon", 2)]
+    assert groups[0]["mentions"] == [[0, 11], [20, 26]]
+
+
+def test_arabic_tokenizer_is_offset_exact():
+    import spacy
+
+    nlp = spacy.blank("ar")
+    tok = arabic.ArabicTokenizer(nlp.vocab)
+    for text in ["", "  ", "بـ«اتصالات عسكرية» (البنتاغون)، ب.وايت\n\n  x ", "O'Brien\u200fو"]:
+        doc = tok(text)
+        assert doc.text == text
+        for t in doc:
+            assert text[t.idx : t.idx + len(t.text)] == t.text
+
+
+# The seed article's people, organisations and places, as a reader lists them. Each is
+# matched by the normalised form of a word the article uses for it; a mention counts
+# when a predicted entity with the expected label contains that word.
+SEED_EXPECTED = {
+    "PER": ["بومبيو", "إسبر", "ميلي", "ترمب", "أوبراين", "سليماني", "وايت"],
+    "ORG": ["البنتاغون", "نيويورك تايمز", "الحرس الثوري", "فيلق القدس", "داعش", "مجلس الأمن القومي", "البيت الأبيض"],
+    "LOC": ["العراق", "إيران", "طهران", "بغداد", "الشرق الأوسط"],
+}
+
+
+def test_seed_recall():
+    text = SEED.read_text(encoding="utf-8")
+    res = extract_entities(text, "ar")
+    _check_offsets(text, res)
+    found = [(arabic.normalize(m["text"]), m["label"]) for m in res["entities"]]
+    hits, misses = [], []
+    for label, names in SEED_EXPECTED.items():
+        for name in names:
+            key = arabic.normalize(name)
+            ok = any(key in t and lab == label for t, lab in found)
+            (hits if ok else misses).append((label, name))
+    total = len(hits) + len(misses)
+    recall = len(hits) / total
+    # The committed model finds 17 of these 19 with the right label (0.89: it misses
+    # داعش and labels البيت الأبيض MISC); the bar tolerates one more miss after retraining.
+    assert recall >= SEED_MIN_RECALL, f"seed recall {recall:.2f}; missed {misses}"
+
+
+SEED_MIN_RECALL = 0.8

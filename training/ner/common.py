@@ -1,0 +1,77 @@
+"""Shared helpers for NER training and evaluation: corpus paths and TSV reading."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+WORK = HERE / ".work"
+DATA_DIR = Path(os.environ.get("DOCENRICH_NER_DATA", REPO.parent / "shared" / "data" / "ner"))
+MODELS_DIR = REPO / "services" / "nlp" / "models" / "ner"
+RUNS_LOG = HERE / "runs.log"
+
+
+def load_specs() -> dict:
+    specs = json.loads((HERE / "models.json").read_text(encoding="utf-8"))
+    return {k: v for k, v in specs.items() if not k.startswith("_")}
+
+
+def parse_corpus_ref(ref: str) -> tuple[str, int | None]:
+    """``name`` or ``name:N`` (first N sentences)."""
+    if ":" in ref:
+        name, n = ref.split(":", 1)
+        return name, int(n)
+    return ref, None
+
+
+def read_tsv(name: str, limit: int | None = None) -> list[list[tuple[str, str]]]:
+    """Sentences of (token, IOB2 tag) from DATA_DIR/<name>.tsv."""
+    path = DATA_DIR / f"{name}.tsv"
+    sents: list[list[tuple[str, str]]] = []
+    cur: list[tuple[str, str]] = []
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line.strip():
+                if cur:
+                    sents.append(cur)
+                    cur = []
+                    if limit and len(sents) >= limit:
+                        break
+                continue
+            parts = line.split("\t")
+            cur.append((parts[0], parts[-1]))
+    if cur and not (limit and len(sents) >= limit):
+        sents.append(cur)
+    return sents
+
+
+def sentence_to_text(sent: list[tuple[str, str]], sep: str = " ") -> tuple[str, list[tuple[int, int, str]]]:
+    """Join tokens with single spaces; return the text and gold (start, end, label) spans."""
+    pieces: list[str] = []
+    spans: list[tuple[int, int, str]] = []
+    pos = 0
+    open_ent: list | None = None
+    for i, (tok, tag) in enumerate(sent):
+        if i:
+            pieces.append(sep)
+            pos += len(sep)
+        start, end = pos, pos + len(tok)
+        pieces.append(tok)
+        pos = end
+        if tag.startswith("B-") or (tag.startswith("I-") and (open_ent is None or open_ent[2] != tag[2:])):
+            if open_ent:
+                spans.append(tuple(open_ent))
+            open_ent = [start, end, tag[2:]]
+        elif tag.startswith("I-"):
+            open_ent[1] = end
+        else:
+            if open_ent:
+                spans.append(tuple(open_ent))
+            open_ent = None
+    if open_ent:
+        spans.append(tuple(open_ent))
+    return "".join(pieces), spans
