@@ -24,6 +24,7 @@ from services.api.deps import SettingsDep, Store, Tenant
 from services.api.routes.jobs import _ERRORS, _load
 from services.api.views import job_view
 from services.core.job_store import events_channel, job_key, to_public
+from services.core.redis_client import async_connection_class
 from services.core.settings import Settings
 
 log = logging.getLogger("docenrich.api")
@@ -47,7 +48,8 @@ def async_redis(app: FastAPI) -> aioredis.Redis:
     if client is None:
         settings: Settings = app.state.settings
         client = aioredis.Redis.from_url(
-            settings.redis_url, decode_responses=True, socket_connect_timeout=2, socket_timeout=30, health_check_interval=30
+            settings.redis_url, decode_responses=True, socket_connect_timeout=2, socket_timeout=30, health_check_interval=30,
+            connection_class=async_connection_class(),  # hiredis packing: POST /v1/documents uses this client too
         )
         app.state.async_redis = client
     return client
