@@ -11,8 +11,9 @@ TASKS = ("language", "entities", "summary")
 
 
 def preload(tasks: list[str] | tuple[str, ...] = TASKS) -> None:
-    """Load every model the given tasks need, once per process (call before forking)."""
-    if "language" in tasks or "entities" in tasks or "summary" in tasks:
+    """Load every model the given tasks need, once per process (call before forking).
+    The summarizer has no model; entity and summary workers never detect languages."""
+    if "language" in tasks:
         from services.nlp import language
 
         language.preload()
