@@ -49,6 +49,8 @@ def text_key(job_id: str) -> str:
 
 
 STATS_KEY = f"{PREFIX}:stats"
+# Unfinished jobs scored by their last progress: what the sweeper looks through.
+ACTIVE_KEY = f"{PREFIX}:active"
 # Task durations as Prometheus histogram buckets, written by every worker process and
 # read by the API's collector: fields "<task>|<language>|<le>" (non-cumulative counts),
 # "<task>|<language>|sum" and "<task>|<language>|count".
@@ -218,6 +220,7 @@ class JobStore:
         pipe.hset(job_key(job_id), mapping=record)
         pipe.expire(job_key(job_id), self.ttl)
         pipe.set(text_key(job_id), text, ex=self.ttl)
+        pipe.zadd(ACTIVE_KEY, {job_id: timeutil.now().timestamp()})
 
     def discard(self, job_id: str, tenant: str, idempotency_key: str | None) -> None:
         """Undo ``create`` when the job could not be queued."""
@@ -364,7 +367,8 @@ class JobStore:
         if pipe is None:
             pipe = self.redis.pipeline(transaction=False)
         pipe.hsetnx(job_key(job_id), "final_status", record["status"])
-        if pipe.execute()[-1]:
+        pipe.zrem(ACTIVE_KEY, job_id)
+        if pipe.execute()[-2]:
             self.redis.hincrby(STATS_KEY, f"jobs_{record['status']}", 1)
             for listener in _job_end_listeners:
                 try:

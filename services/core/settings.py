@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     visibility_timeout: int = Field(900, gt=0, description="Unacked messages of a dead worker are redelivered after this.")
     task_max_retries: int = Field(3, ge=0)
     worker_heartbeat_seconds: float = Field(5.0, gt=0)
+    sweep_interval_seconds: float = Field(30.0, gt=0, description="How often one worker looks for stalled tasks.")
+    stale_task_seconds: float | None = Field(
+        None, gt=0, description="A task with no progress this long is sent again; default: visibility timeout + 60 s."
+    )
 
     summary_backend: str = Field("extractive", description="extractive | openai")
     summary_openai_base_url: str | None = None
@@ -94,6 +98,10 @@ class Settings(BaseSettings):
 
     def webhook_secret_for(self, tenant: str) -> str:
         return self.webhook_secrets_by_tenant.get(tenant) or self.webhook_secret
+
+    @property
+    def stale_after(self) -> float:
+        return self.stale_task_seconds or self.visibility_timeout + 60
 
     @property
     def effective_broker_url(self) -> str:

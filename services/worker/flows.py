@@ -7,6 +7,8 @@ downstream dispatch is recorded so a redelivered language task does not fan out 
 from __future__ import annotations
 
 import logging
+import time
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -15,7 +17,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from services.core import logging as log_setup
 from services.core.errors import DocenrichError, TaskSkipped
-from services.core.job_store import get_store, job_key
+from services.core.job_store import ACTIVE_KEY, get_store, job_key
 from services.core.settings import get_settings
 from services.nlp import pipeline
 from services.worker import publish
@@ -51,16 +53,58 @@ def queue_first_wave(pipe: redis.client.Pipeline, job_id: str, tasks: list[str],
 
 def dispatch(job_id: str, tasks: list[str], language_hint: str | None) -> None:
     """Send the first wave of a new job (``first_wave``)."""
-    first = first_wave(tasks, language_hint)
+    send(job_id, first_wave(tasks, language_hint))
+
+
+def send(job_id: str, tasks: list[str]) -> None:
+    """Queue one message per task for this job."""
     if publish.enabled():  # Redis broker: one pipelined LPUSH per message (publish.py)
         pipe = publish.broker().pipeline(transaction=False)
-        queue_first_wave(pipe, job_id, tasks, language_hint)
+        for task in tasks:
+            publish.push(pipe, f"docenrich.{task}", job_id, task, celery_task_id(job_id, task))
         pipe.execute()
         return
     from services.worker.celery_app import app
 
-    for task in first:
+    for task in tasks:
         app.send_task(f"docenrich.{task}", args=[job_id], queue=task, task_id=celery_task_id(job_id, task))
+
+
+def sweep(stale_after: float, limit: int = 500) -> list[str]:
+    """Send again the tasks of jobs that made no progress for ``stale_after`` seconds.
+
+    Celery's Redis transport can drop a message when a worker or Redis dies between the
+    BRPOP that takes it and the write that marks it unacked; nothing would ever redeliver
+    it. The job store knows better: an unfinished task with no progress for longer than
+    the visibility timeout has no live message. A duplicate is harmless (the store
+    refuses a second result), so erring towards re-sending is safe."""
+    store = get_store()
+    client = store.redis
+    now = time.time()
+    resent = []
+    for job_id in client.zrangebyscore(ACTIVE_KEY, "-inf", now - stale_after, start=0, num=limit):
+        raw = client.hgetall(job_key(job_id))
+        if not raw or raw.get("final_status"):
+            client.zrem(ACTIVE_KEY, job_id)  # expired, or ended
+            continue
+        progressed = datetime.fromisoformat(raw["updated_at"].replace("Z", "+00:00")).timestamp()
+        if now - progressed < stale_after:
+            client.zadd(ACTIVE_KEY, {job_id: progressed})
+            continue
+        tasks = orjson.loads(raw["tasks"])
+        unfinished = [t for t in tasks if orjson.loads(raw[f"task:{t}"])["status"] in ("pending", "running")]
+        if not unfinished:
+            client.zrem(ACTIVE_KEY, job_id)
+            continue
+        needs_language = "language" in unfinished or (
+            not raw.get("dispatched") and first_wave(tasks, raw.get("language_hint") or None) == ["language"]
+        )
+        again = ["language"] if needs_language else unfinished
+        send(job_id, again)
+        client.zadd(ACTIVE_KEY, {job_id: now})
+        log.warning("re-sent stalled tasks %s", ",".join(again), extra={"job_id": job_id})
+        resent.append(job_id)
+    return resent
 
 
 def _dispatch_downstream(job_id: str, record: dict[str, str]) -> None:

@@ -72,6 +72,7 @@ def _start_heartbeat(sender=None, **_: object) -> None:
     hostname = getattr(sender, "hostname", None) or f"{socket.gethostname()}-{os.getpid()}"
     thread = threading.Thread(target=_heartbeat, args=(hostname, queues), name="docenrich-heartbeat", daemon=True)
     thread.start()
+    threading.Thread(target=_sweeper, args=(hostname,), name="docenrich-sweeper", daemon=True).start()
 
 
 @signals.worker_shutdown.connect
@@ -94,3 +95,22 @@ def _heartbeat(hostname: str, queues: list[str]) -> None:
         worker_registry.withdraw(get_redis(), hostname)
     except Exception:
         pass
+
+
+SWEEP_LOCK = "docenrich:sweeper"
+
+
+def _sweeper(hostname: str) -> None:
+    """Every interval, one worker of the cluster (whoever takes the lock) re-sends tasks
+    that stalled because their message was lost (``flows.sweep``)."""
+    from services.core.redis_client import get_redis
+    from services.worker import flows
+
+    settings = get_settings()
+    interval = settings.sweep_interval_seconds
+    while not _stop.wait(interval):
+        try:
+            if get_redis().set(SWEEP_LOCK, hostname, nx=True, ex=max(1, int(interval))):
+                flows.sweep(settings.stale_after)
+        except Exception:  # Redis away or a bad record: try again next round
+            log.warning("sweep failed; retrying in %.0fs", interval, exc_info=True)

@@ -169,3 +169,22 @@ def test_rabbitmq_broker_end_to_end(tmp_path):
         assert done["status"] == "succeeded", (done, s.logs())
         assert done["tasks"]["language"]["result"]["code"] == "en"
         assert done["tasks"]["entities"]["result"]["entities"]
+
+
+def test_lost_message_is_sent_again(tmp_path):
+    """A job whose message vanished (worker or Redis died between the BRPOP that took it
+    and kombu's unacked write) is found by the sweeper and completed once."""
+    from services.api.deps import PUBLIC_TENANT
+    from services.core.job_store import JobStore
+
+    settings = dict(DOCENRICH_STALE_TASK_SECONDS="2", DOCENRICH_SWEEP_INTERVAL_SECONDS="1")
+    with stack.Stack(tmp_path, {"w-all": "language,entities,summary"}, **settings) as s:
+        store = JobStore(redis.Redis.from_url(s.redis_url, decode_responses=True), ttl=600)
+        document = {"chars": len(ENGLISH_NEWS), "sha256": "-", "filename": None, "content_type": "text/plain"}
+        job, _ = store.create(
+            tenant=PUBLIC_TENANT, text=ENGLISH_NEWS, document=document, tasks=["language", "entities", "summary"],
+            language=None, options={}, metadata={}, callback_url=None,
+        )  # stored, but no message queued
+        done = wait_final(s.url, job["id"], timeout=90)
+        assert done["status"] == "succeeded", (done, s.logs())
+        assert writes(s.redis_url, job["id"]) == {"language": 1, "entities": 1, "summary": 1}
