@@ -116,7 +116,12 @@ def main(argv: list[str] | None = None) -> int:
                     time.sleep(2)
             elapsed = time.monotonic() - started
             completed = sum(1 for v in final.values() if v in ("succeeded", "partially_succeeded"))
-            failed = sum(1 for v in final.values() if v not in ("succeeded", "partially_succeeded"))
+            failed_ids = [k for k, v in final.items() if v not in ("succeeded", "partially_succeeded")]
+            failed = len(failed_ids)
+            for job_id in failed_ids[:10]:
+                raw = client.hgetall(job_key(job_id))
+                errors = {k[5:]: (orjson.loads(v).get("error") or {}).get("code") for k, v in raw.items() if k.startswith("task:")}
+                log(f"failed job {job_id}: {errors}")
             lost = len(pending)
             print("submitted, completed, failed, lost, duplicated")
             print(f"{len(accepted)}, {completed}, {failed}, {lost}, {duplicated}")
