@@ -34,6 +34,13 @@ class Submission:
         )
         return hashlib.sha256(canonical).hexdigest()
 
+    def job_fields(self) -> dict[str, Any]:
+        """What the job store records of this submission."""
+        return dict(
+            text=self.text, document=self.document, tasks=self.tasks, language=self.language,
+            options=self.options, metadata=self.metadata, callback_url=self.callback_url,
+        )
+
 
 def normalize_tasks(tasks: list[str] | None) -> list[str]:
     if not tasks:
@@ -166,13 +173,7 @@ async def accept_async(client: Any, store: JobStore, tenant: str, sub: Submissio
     return await store.create_async(
         client,
         tenant=tenant,
-        text=sub.text,
-        document=sub.document,
-        tasks=sub.tasks,
-        language=sub.language,
-        options=sub.options,
-        metadata=sub.metadata,
-        callback_url=None,
+        **sub.job_fields(),
         fingerprint=sub.fingerprint(),
         enqueue=lambda pipe, job_id: flows.queue_first_wave(pipe, job_id, sub.tasks, sub.language),
     )
@@ -191,13 +192,7 @@ def accept(store: JobStore, tenant: str, sub: Submission, idempotency_key: str |
 
     job, created = store.create(
         tenant=tenant,
-        text=sub.text,
-        document=sub.document,
-        tasks=sub.tasks,
-        language=sub.language,
-        options=sub.options,
-        metadata=sub.metadata,
-        callback_url=sub.callback_url,
+        **sub.job_fields(),
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
         enqueue=enqueue,
