@@ -6,12 +6,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import httpx
 import psutil
 import redis
 
 from services.core.embedded_redis import EmbeddedRedis, free_port
-from tests.utils.stack import Proc, base_env, cli
+from tests.utils.stack import Proc, base_env, cli, http_ok, wait_for
 
 
 
@@ -46,13 +45,13 @@ class Stack:
         port = free_port()
         self.api = Proc("api", cli("api", "--port", str(port)), self.env, self.run_dir)
         self.url = f"http://127.0.0.1:{port}"
-        _wait(lambda: _ok(self.url + "/healthz"), 60, lambda: f"the API never answered:\n{self.api.tail()}", self.api)
+        wait_for(lambda: http_ok(self.url + "/healthz"), 60, "the API never answered:", self.api, self.api.tail)
         return self
 
     def start_worker(self, concurrency: int, timeout: float = 300) -> Proc:
         self.stop_worker()
         self.worker = Proc(f"worker-c{concurrency}", cli("worker", "--concurrency", str(concurrency), "--loglevel", "WARNING"), self.env, self.run_dir)
-        _wait(lambda: _ok(self.url + "/readyz"), timeout, lambda: f"the worker never became ready:\n{self.worker.tail()}", self.worker)
+        wait_for(lambda: http_ok(self.url + "/readyz"), timeout, "the worker never became ready:", self.worker, self.worker.tail)
         # readyz turns green at worker_ready; the pool children exist by then.
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and len(self.worker_children()) < concurrency:
@@ -87,21 +86,3 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _wait(predicate, timeout: float, message, proc: Proc | None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        if proc is not None and not proc.alive():
-            break
-        time.sleep(0.1)
-    raise RuntimeError(message())

@@ -74,11 +74,11 @@ def start_api(name: str, env: dict[str, str], log_dir: Path) -> tuple[Proc, str]
     port = free_port()
     proc = Proc(name, cli("api", "--port", str(port)), env, log_dir)
     url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: _get_ok(url + "/healthz"), 30, f"{name} never answered /healthz:\n{proc.tail()}", proc)
+    wait_for(lambda: http_ok(url + "/healthz"), 30, f"{name} never answered /healthz:\n{proc.tail()}", proc)
     return proc, url
 
 
-def _get_ok(url: str) -> bool:
+def http_ok(url: str) -> bool:
     try:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
@@ -87,7 +87,7 @@ def _get_ok(url: str) -> bool:
 
 def wait_ready(url: str, timeout: float, procs: list[Proc]) -> None:
     tails = lambda: "\n".join(f"--- {p.name}\n{p.tail()}" for p in procs)  # noqa: E731
-    wait_for(lambda: _get_ok(url + "/readyz"), timeout, "the stack never became ready", None, tails)
+    wait_for(lambda: http_ok(url + "/readyz"), timeout, "the stack never became ready", None, tails)
 
 
 def wait_for(predicate, timeout: float, message: str, proc: Proc | None = None, extra=None) -> None:
