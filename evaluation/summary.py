@@ -113,13 +113,17 @@ def evaluate_file(path: Path, limit: int | None, quiet: bool) -> dict:
     if limit:
         rows = rows[:limit]
     scores: dict[str, list[dict[str, float]]] = {}
+    same_as_lead: dict[str, list[bool]] = {}
     t0 = time.perf_counter()
     lang = rows[0]["lang"] if rows else ""
     for i, row in enumerate(rows, 1):
         language = row.get("lang")
         ref = rouge_tokens(row["summaries"][0], language)
-        for name, summary in systems_for(row["text"], language).items():
-            scores.setdefault(name, []).append(rouge(rouge_tokens(summary, language), ref))
+        toks = {name: rouge_tokens(summary, language) for name, summary in systems_for(row["text"], language).items()}
+        for name, t in toks.items():
+            scores.setdefault(name, []).append(rouge(t, ref))
+        for k in (1, 2, 3):
+            same_as_lead.setdefault(str(k), []).append(toks[f"{METHOD}@{k}"] == toks[f"lead-{k}"])
         if not quiet and sys.stderr.isatty() and (i % 10 == 0 or i == len(rows)):
             print(f"\r  {path.stem}: {i}/{len(rows)} documents", end="", file=sys.stderr, flush=True)
     if not quiet:
@@ -137,6 +141,7 @@ def evaluate_file(path: Path, limit: int | None, quiet: bool) -> dict:
         "seconds": round(time.perf_counter() - t0, 2),
         "systems": {name: _mean(v) for name, v in scores.items()},
         "delta_vs_lead": deltas,
+        "same_as_lead": {k: round(sum(v) / max(1, len(v)), 3) for k, v in same_as_lead.items()},
     }
 
 
@@ -176,8 +181,8 @@ def render_markdown(results: list[dict], timings: list[dict] | None = None) -> s
         f"Method `{METHOD}`. Tokenisation: Unicode words, case-folded, Arabic diacritics "
         "removed, no stemming; zh/ja on characters. ROUGE-L = LCS over the whole summary.",
         "",
-        "| dataset | docs | budget | Lead R1/R2/RL | ours R1/R2/RL | beats lead (all 3) | mean delta [95% CI] |",
-        "|---|---:|---:|---|---|---|---|",
+        "| dataset | docs | budget | Lead R1/R2/RL | ours R1/R2/RL | beats lead (all 3) | mean delta [95% CI] | same as lead |",
+        "|---|---:|---:|---|---|---|---|---:|",
     ]
     for r in results:
         for k in _comparisons(r):
@@ -187,12 +192,15 @@ def render_markdown(results: list[dict], timings: list[dict] | None = None) -> s
                 f"{lead['rouge1']:.2f} / {lead['rouge2']:.2f} / {lead['rougeL']:.2f} | "
                 f"{ours['rouge1']:.2f} / {ours['rouge2']:.2f} / {ours['rougeL']:.2f} | "
                 f"{'yes' if _beats(ours, lead) else 'no'} | "
-                f"{_fmt_delta(r['delta_vs_lead'][str(k)])} |"
+                f"{_fmt_delta(r['delta_vs_lead'][str(k)])} | "
+                f"{100 * r.get('same_as_lead', {}).get(str(k), float('nan')):.0f}% |"
             )
     lines += [
         "",
         "Mean delta = per-document (ours - lead) of the average of R1/R2/RL, with a 95% "
-        "paired-bootstrap interval; an interval that contains 0 is not a significant win.",
+        "paired-bootstrap interval; an interval that contains 0 is not a significant win. "
+        "Same as lead = share of documents where the summary is exactly the lead sentences "
+        "(the position prior is a lead bias that centrality has to overcome).",
     ]
     lines += ["", "## All systems", "", "| dataset | system | R1 | R2 | RL |", "|---|---|---:|---:|---:|"]
     for r in results:

