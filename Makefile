@@ -36,6 +36,7 @@ bench: install
 
 # Needs ../shared/data/ner; the Arabic spaCy member is trained before the Arabic CRF.
 train-ner: install
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[train]'
 	$(PY) -m training.ner.train --model ar
 	$(PY) -m training.ner.train_crf --model ar_crf
 	$(PY) -m training.ner.train --model en --model de --model es --model fr --model it --model nl --model pl --model pt --model ru

