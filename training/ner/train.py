@@ -143,7 +143,7 @@ def main() -> None:
             perf = meta.get("performance", {})
             entry = {
                 "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                "model": m, "tag": args.export_run, "note": "exported model-best of a run stopped by hand",
+                "model": m, "tag": args.export_run, "note": f"exported {args.export_run}/model-best (its scores are in the run's own line above when it finished; none when it was stopped by hand)",
                 "train_dev_ents": {k: round(perf[k], 4) for k in ("ents_p", "ents_r", "ents_f") if k in perf},
                 "train_dev_per_type": {lab: {k: round(v, 4) for k, v in d.items()}
                                        for lab, d in (perf.get("ents_per_type") or {}).items()},
