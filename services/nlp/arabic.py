@@ -135,28 +135,27 @@ class ArabicTokenizer:
 
         words: list[str] = []
         spaces: list[bool] = []
+
+        def gap(ws: str) -> None:
+            # whitespace between tokens: one leading space belongs to the previous token,
+            # the rest becomes a whitespace token (spaCy's convention)
+            if words and not spaces[-1] and ws[0] == " ":
+                spaces[-1] = True
+                ws = ws[1:]
+            if ws:
+                words.append(ws)
+                spaces.append(False)
+
         pos = 0
         for m in _TOKEN_RE.finditer(text):
             s, e = m.span()
-            if s > pos:  # whitespace between previous token and this one
-                gap = text[pos:s]
-                if words and not spaces[-1] and gap[0] == " ":
-                    spaces[-1] = True
-                    gap = gap[1:]
-                if gap:
-                    words.append(gap)
-                    spaces.append(False)
+            if s > pos:
+                gap(text[pos:s])
             words.append(text[s:e])
             spaces.append(False)
             pos = e
         if pos < len(text):
-            gap = text[pos:]
-            if words and not spaces[-1] and gap[0] == " ":
-                spaces[-1] = True
-                gap = gap[1:]
-            if gap:
-                words.append(gap)
-                spaces.append(False)
+            gap(text[pos:])
         return Doc(self.vocab, words=words, spaces=spaces)
 
     def pipe(self, texts, batch_size=1000):

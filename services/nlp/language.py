@@ -138,11 +138,12 @@ _LATN = frozenset({"Latn"})
 # such letters are at least 1 per ``_ALPHA_RATE`` letters (one stray quoted name in a long
 # text does not). Only exclusions: the statistical models still choose among the rest.
 _ALPHA_RATE = 100
+_NOT_SERBIAN = frozenset("ѓќѕйщъыэюяёьіїєґўәғқңөұүһ")  # Serbian and Bosnian share the alphabet
 _NOT_IN_ALPHABET: dict[str, frozenset[str]] = {
     # Serbian/Bosnian Cyrillic (ђ ћ), Macedonian (ѓ ќ ѕ), Ukrainian/Belarusian (і ї є ґ ў)
     # and Russian/Bulgarian (й щ ъ ы э ю я ё ь) letters do not occur in each other's texts.
-    "sr": frozenset("ѓќѕйщъыэюяёьіїєґўәғқңөұүһ"),
-    "bs": frozenset("ѓќѕйщъыэюяёьіїєґўәғқңөұүһ"),
+    "sr": _NOT_SERBIAN,
+    "bs": _NOT_SERBIAN,
     "mk": frozenset("ђћйщъыэюяёьіїєґўәғқңөұүһ"),
     "bg": frozenset("ђћѓќѕјљњџыэёіїєґўәғқңөұүһ"),
     "ru": frozenset("ђћѓќѕјљњџіїєґўәғқңөұүһ"),

@@ -19,7 +19,7 @@ LICENSES = {
     "wikiann": "WikiANN: license unknown",
     "en_core_web_sm": "en_core_web_sm 3.8.0 (Explosion, MIT; trained on OntoNotes 5): initial tok2vec weights and lexeme norms",
     "navec": "Navec navec_news_v1_1B_250K_300d_100q (Natasha project, MIT; trained on 1B words of Russian news), "
-             "shipped in the natasha 1.6.0 wheel: static word vectors (100k words, PCA to 64 dims)",
+             "shipped in the natasha 1.6.0 wheel: static word vectors",
 }
 
 HOW = {

@@ -49,29 +49,36 @@ def read_tsv(name: str, limit: int | None = None) -> list[list[tuple[str, str]]]
     return sents
 
 
-def sentence_to_text(sent: list[tuple[str, str]], sep: str = " ") -> tuple[str, list[tuple[int, int, str]]]:
-    """Join tokens with single spaces; return the text and gold (start, end, label) spans."""
-    pieces: list[str] = []
+def bio_spans(tags: list[str]) -> list[tuple[int, int, str]]:
+    """Token spans (start, end exclusive, label) of IOB2 tags; an ``I-`` that does not
+    continue an open entity of its label starts one."""
     spans: list[tuple[int, int, str]] = []
-    pos = 0
     open_ent: list | None = None
-    for i, (tok, tag) in enumerate(sent):
-        if i:
-            pieces.append(sep)
-            pos += len(sep)
-        start, end = pos, pos + len(tok)
-        pieces.append(tok)
-        pos = end
+    for i, tag in enumerate(tags):
         if tag.startswith("B-") or (tag.startswith("I-") and (open_ent is None or open_ent[2] != tag[2:])):
             if open_ent:
                 spans.append(tuple(open_ent))
-            open_ent = [start, end, tag[2:]]
+            open_ent = [i, i + 1, tag[2:]]
         elif tag.startswith("I-"):
-            open_ent[1] = end
+            open_ent[1] = i + 1
         else:
             if open_ent:
                 spans.append(tuple(open_ent))
             open_ent = None
     if open_ent:
         spans.append(tuple(open_ent))
-    return "".join(pieces), spans
+    return spans
+
+
+def sentence_to_text(sent: list[tuple[str, str]], sep: str = " ") -> tuple[str, list[tuple[int, int, str]]]:
+    """Join tokens with single spaces; return the text and gold (start, end, label) spans."""
+    starts, ends = [], []
+    pos = 0
+    for i, (tok, _) in enumerate(sent):
+        if i:
+            pos += len(sep)
+        starts.append(pos)
+        pos += len(tok)
+        ends.append(pos)
+    text = sep.join(tok for tok, _ in sent)
+    return text, [(starts[a], ends[b - 1], lab) for a, b, lab in bio_spans([tag for _, tag in sent])]

@@ -15,7 +15,7 @@ import argparse
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
-from .common import WORK, load_specs, parse_corpus_ref, read_tsv, sentence_to_text
+from .common import WORK, bio_spans, load_specs, parse_corpus_ref, read_tsv
 
 
 def build_docs(refs: list[str], per_doc: int) -> list[Doc]:
@@ -29,25 +29,11 @@ def build_docs(refs: list[str], per_doc: int) -> list[Doc]:
             words, spaces, starts, ents = [], [], [], []
             for sent in group:
                 offset = len(words)
-                _, spans = sentence_to_text(sent)
-                # rebuild token-level spans from IOB tags
-                cur = None
-                for j, (tok, tag) in enumerate(sent):
+                for j, (tok, _) in enumerate(sent):
                     words.append(tok)
                     spaces.append(True)
                     starts.append(j == 0)
-                    if tag.startswith("B-") or (tag.startswith("I-") and (cur is None or cur[2] != tag[2:])):
-                        if cur:
-                            ents.append(tuple(cur))
-                        cur = [offset + j, offset + j + 1, tag[2:]]
-                    elif tag.startswith("I-"):
-                        cur[1] = offset + j + 1
-                    else:
-                        if cur:
-                            ents.append(tuple(cur))
-                        cur = None
-                if cur:
-                    ents.append(tuple(cur))
+                ents.extend((offset + a, offset + b, lab) for a, b, lab in bio_spans([tag for _, tag in sent]))
             spaces[-1] = False
             doc = Doc(vocab, words=words, spaces=spaces, sent_starts=starts)
             doc.ents = [doc.char_span(doc[s].idx, doc[e - 1].idx + len(doc[e - 1]), label=l) for s, e, l in ents]
