@@ -271,13 +271,23 @@ def _neighbour_feats(w: str, off: int) -> tuple[str, ...]:
     return feats
 
 
-def crf_features(words: list[str], freq: dict[str, int] | None = None) -> list[list[str]]:
+def _cluster_ids(f: dict[str, str], clusters: dict[str, str]) -> list[str]:
+    """Cluster ids of a word at each granularity: its full form's, else its stem's."""
+    c = clusters.get(f["n"]) or clusters.get(f["s"])
+    return c.split("|") if c else []
+
+
+def crf_features(words: list[str], freq: dict[str, int] | None = None,
+                 clusters: dict[str, str] | None = None) -> list[list[str]]:
     """One feature list per token (strings, crfsuite 'name=value' style; crfsuite treats
     them as a set). ``freq`` maps feature stems to their count in the training text
     (shipped with the model): a rare or unseen stem hints at a name in a script without
-    capital letters (measured worse on ANERcorp, so the shipped CRF has none)."""
+    capital letters (measured worse on ANERcorp, so the shipped CRF has none).
+    ``clusters`` maps feature forms to word-embedding cluster ids at several granularities
+    ("12|200|777", training/ner/clusters.py): the word's and its neighbours' clusters."""
     infos = [_word_feats(w) for w in words]
     fq = None if freq is None else [_freq_bucket(freq.get(f["s"], 0)) for f in infos]
+    cl = None if clusters is None else [_cluster_ids(f, clusters) for f in infos]
     L = len(words)
     out: list[list[str]] = []
     for i, w in enumerate(words):
@@ -285,6 +295,11 @@ def crf_features(words: list[str], freq: dict[str, int] | None = None) -> list[l
         if fq is not None:
             feats.append("fq=" + fq[i])
             feats.extend(f"{off}fq=" + fq[i + off] for off in (-1, 1) if 0 <= i + off < L)
+        if cl is not None:
+            feats.extend(f"c{g}=" + c for g, c in enumerate(cl[i]))
+            for off in (-1, 1):
+                if 0 <= i + off < L:
+                    feats.extend(f"{off}c{g}=" + c for g, c in enumerate(cl[i + off]) if g)
         for off in (-2, -1, 1, 2):
             j = i + off
             if 0 <= j < L:

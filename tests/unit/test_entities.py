@@ -172,9 +172,33 @@ def test_seed_recall():
             (hits if ok else misses).append((label, name))
     total = len(hits) + len(misses)
     recall = len(hits) / total
-    # The committed model finds 17 of these 19 with the right label (0.89: it misses
-    # داعش and labels البيت الأبيض MISC); the bar tolerates one more miss after retraining.
+    # The committed model finds 16 of these 19 with the right label (0.84: it misses
+    # داعش, labels البيت الأبيض MISC and takes the القدس of «فيلق القدس» for Jerusalem,
+    # LOC); the bar (0.8) tolerates no further miss.
     assert recall >= SEED_MIN_RECALL, f"seed recall {recall:.2f}; missed {misses}"
 
 
 SEED_MIN_RECALL = 0.8
+
+
+def test_arabic_ensemble_merge_rule():
+    crf = [(0, 5, "LOC", 0.65), (10, 20, "ORG", 0.9)]
+    helper = [
+        (0, 9, "ORG", 0.99),  # overlaps a weak CRF mention, far more confident: replaces it
+        (12, 20, "PER", 0.95),  # overlaps a confident one (0.95 is not 0.2 above 0.9): dropped
+        (30, 35, "PER", 0.4),  # overlaps nothing: added, whatever its score
+    ]
+    assert entities._merge_helper(crf, helper) == [(0, 9, "ORG", 0.99), (10, 20, "ORG", 0.9), (30, 35, "PER", 0.4)]
+    assert entities._merge_helper(crf, []) == crf
+
+
+def test_arabic_crf_uses_word_clusters():
+    words = ["زار", "بومبيو", "بغداد", "."]
+    clusters = {arabic.feature_form("بغداد"): "1|2|3"}
+    feats = arabic.crf_features(words, clusters=clusters)
+    assert {"c0=1", "c1=2", "c2=3"} <= set(feats[2])
+    assert {"1c1=2", "1c2=3"} <= set(feats[1]) and "1c0=1" not in feats[1]
+    assert not any(f.startswith("c0=") for f in feats[1])
+    # a word the table does not know gets no cluster feature; no table, no cluster features
+    assert not any(f.startswith("c") and f[1].isdigit() for f in feats[0])
+    assert not any("c0=" in f or "c1=" in f for fs in arabic.crf_features(words) for f in fs)

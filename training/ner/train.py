@@ -59,7 +59,7 @@ def train(model: str, overrides: dict, export: bool = True, tag: str = "") -> di
     if spec.get("vectors"):
         from .vectors import ensure
 
-        ov["paths.vectors"] = str(ensure(spec["vectors"]))
+        ov["paths.vectors"] = str(ensure(spec["vectors"], spec["train"]))
     ov.update(overrides)
     t0 = time.time()
     spacy_train(HERE / spec["config"], out, overrides=ov, use_gpu=-1)
