@@ -301,7 +301,7 @@ def cpu_seconds(pids: list[int]) -> float:
 
 def stack_pids(stack) -> dict[str, list[int]]:
     """The service's processes by role, for CPU accounting."""
-    pids = {"api": [stack.api.pid], "redis": [stack.redis_server.process.pid]}
+    pids = {"api": stack.api_pids(), "redis": [stack.redis_server.process.pid]}
     if stack.worker is not None:
         pids["worker_parent"] = [stack.worker.pid]
         pids["worker_children"] = [c.pid for c in stack.worker_children()]
@@ -532,38 +532,66 @@ def _wrk(url: str, connections: int, duration: int, body_file: str) -> dict:
     return json.loads(match.group(1))
 
 
+def _wrk_series(plan: dict, url: str, pids: dict[str, list[int]], body_file: str, flush: Callable[[], None], who: str) -> dict:
+    """wrk at 1, 16 and 64 connections against ``url``, ``c_runs`` times each; medians."""
+    _wrk(url, 16, 2, body_file)  # warm-up
+    flush()
+    out = {}
+    for connections in (1, 16, 64):
+        runs = []
+        for run in range(plan["c_runs"]):
+            load = load1()
+            meter = CpuMeter(pids)
+            result = _wrk(url, connections, plan["c_duration_s"], body_file)
+            cpu = meter.stop()
+            result["cpu_ms_per_request"] = {k: v * 1000 / max(1, result["requests"]) for k, v in cpu.items()}
+            result["load1"] = load
+            runs.append(result)
+            flush()
+            log(f"c: {who}: {connections:2d} conn run {run + 1}/{plan['c_runs']}: {result['rps']:7.0f} req/s  p50 {result['p50_us'] / 1000:6.2f} ms  "
+                f"p99 {result['p99_us'] / 1000:6.2f} ms  non-2xx {result['errors']['status']}  CPU ms/req api "
+                f"{result['cpu_ms_per_request']['api']:.2f} redis {result['cpu_ms_per_request']['redis']:.2f}  (load {load})")
+        out[f"c{connections}"] = {
+            "connections": connections,
+            "rps": median([r["rps"] for r in runs]),
+            "p50_ms": median([r["p50_us"] for r in runs]) / 1000,
+            "p99_ms": median([r["p99_us"] for r in runs]) / 1000,
+            "errors": sum(sum(r["errors"].values()) for r in runs),
+            "api_cpu_ms_per_request": median([r["cpu_ms_per_request"]["api"] for r in runs]),
+            "redis_cpu_ms_per_request": median([r["cpu_ms_per_request"]["redis"] for r in runs]),
+            "runs": runs,
+        }
+    return out
+
+
 def section_c(plan: dict, stack) -> dict:
+    """Our POST under wrk, then the minimal reference endpoint (bench/ceiling.py) on the
+    same Redis with the same script: ``ceiling`` holds its figures, ``share_of_ceiling``
+    our requests/s over its requests/s per connection count."""
+    from tests.utils.stack import Proc, http_ok, wait_for
+
+    from services.core.embedded_redis import free_port
+
     with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as handle:
         handle.write(_body(docmod.seed()))
         body_file = handle.name
+    redis_pid = stack.redis_server.process.pid
     try:
-        _wrk(stack.url, 16, 2, body_file)  # warm-up
-        stack.flush()
-        out = {}
-        for connections in (1, 16, 64):
-            runs = []
-            for run in range(plan["c_runs"]):
-                load = load1()
-                meter = CpuMeter({"api": [stack.api.pid], "redis": [stack.redis_server.process.pid]})
-                result = _wrk(stack.url, connections, plan["c_duration_s"], body_file)
-                cpu = meter.stop()
-                result["cpu_ms_per_request"] = {k: v * 1000 / max(1, result["requests"]) for k, v in cpu.items()}
-                result["load1"] = load
-                runs.append(result)
-                stack.flush()
-                log(f"c: {connections:2d} conn run {run + 1}/{plan['c_runs']}: {result['rps']:7.0f} req/s  p50 {result['p50_us'] / 1000:6.2f} ms  "
-                    f"p99 {result['p99_us'] / 1000:6.2f} ms  non-2xx {result['errors']['status']}  CPU ms/req api "
-                    f"{result['cpu_ms_per_request']['api']:.2f} redis {result['cpu_ms_per_request']['redis']:.2f}  (load {load})")
-            out[f"c{connections}"] = {
-                "connections": connections,
-                "rps": median([r["rps"] for r in runs]),
-                "p50_ms": median([r["p50_us"] for r in runs]) / 1000,
-                "p99_ms": median([r["p99_us"] for r in runs]) / 1000,
-                "errors": sum(sum(r["errors"].values()) for r in runs),
-                "api_cpu_ms_per_request": median([r["cpu_ms_per_request"]["api"] for r in runs]),
-                "redis_cpu_ms_per_request": median([r["cpu_ms_per_request"]["redis"] for r in runs]),
-                "runs": runs,
-            }
+        out = _wrk_series(plan, stack.url, {"api": stack.api_pids(), "redis": [redis_pid]}, body_file, stack.flush, "docenrich")
+        port = free_port()
+        ceiling = Proc("ceiling", [sys.executable, "-m", "bench.ceiling", "--port", str(port), "--redis", stack.redis_server.url],
+                       stack.env, stack.run_dir)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(lambda: http_ok(url + "/healthz"), 60, "the reference endpoint never answered:", ceiling, ceiling.tail)
+            import psutil
+
+            ref_pids = [ceiling.pid] + [c.pid for c in psutil.Process(ceiling.pid).children(recursive=True)]
+            ref = _wrk_series(plan, url, {"api": ref_pids, "redis": [redis_pid]}, body_file, stack.flush, "ceiling")
+        finally:
+            ceiling.stop()
+        out["ceiling"] = ref
+        out["share_of_ceiling"] = {key: out[key]["rps"] / ref[key]["rps"] for key in ("c1", "c16", "c64")}
         return out
     finally:
         os.unlink(body_file)
@@ -595,6 +623,10 @@ def summary_lines(sec: dict) -> list[str]:
         rows.append(("POST p50 / p99, 16 connections", f"{c['c16']['p50_ms']:.2f} / {c['c16']['p99_ms']:.2f} ms", f"p99 ≤ {TARGETS['post_p99_ms_c16']:.0f} ms", c["c16"]["p99_ms"] <= TARGETS["post_p99_ms_c16"]))
     if "c64" in c:
         rows.append(("POST requests/s, 64 connections", f"{c['c64']['rps']:,.0f}", f"≥ {TARGETS['post_rps_c64']:,.0f}", c["c64"]["rps"] >= TARGETS["post_rps_c64"]))
+    if "share_of_ceiling" in c:
+        rows.append(("POST requests/s, 64 connections, as share of the minimal reference endpoint on this machine",
+                      f"{c['share_of_ceiling']['c64']:.2f} ({c['c64']['rps']:,.0f} / {c['ceiling']['c64']['rps']:,.0f})",
+                      f"{TARGETS['post_rps_c64']:,.0f} / 2,000 = 0.75", c["share_of_ceiling"]["c64"] >= 0.75))
     for r in sec.get("d", []):
         rows.append((f"seed end-to-end p50 / p99, light load, {r['processes']} proc", f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f} ms", f"p50 ≤ {TARGETS['seed_e2e_p50_ms']:.0f} ms", r["p50_ms"] <= TARGETS["seed_e2e_p50_ms"]))
     for key, value in sec.get("a", {}).get("size_exponents", {}).items():
@@ -657,16 +689,30 @@ def markdown(result: dict) -> str:
     if "c" in sec:
         c = sec["c"]
         lines += ["## c. POST /v1/documents (seed-sized body, wrk, API alone)", "",
+                  f"API processes: {meta.get('api_workers', 1)} (`DOCENRICH_API_WORKERS`).", "",
                   "| connections | requests/s | p50 ms | p99 ms | target | API CPU ms/req | Redis CPU ms/req | errors | load |",
                   "|---:|---:|---:|---:|---|---:|---:|---:|---|"]
         targets = {"c1": ("p99 ≤ 5 ms", c["c1"]["p99_ms"] <= TARGETS["post_p99_ms_c1"]) if "c1" in c else None,
                    "c16": ("p99 ≤ 25 ms", c["c16"]["p99_ms"] <= TARGETS["post_p99_ms_c16"]) if "c16" in c else None,
                    "c64": ("≥ 1,500 req/s", c["c64"]["rps"] >= TARGETS["post_rps_c64"]) if "c64" in c else None}
-        for key, r in c.items():
+        for key in ("c1", "c16", "c64"):
+            if key not in c:
+                continue
+            r = c[key]
             text, ok = targets.get(key) or ("", None)
             lines.append(f"| {r['connections']} | {_fmt(r['rps'], 0)} | {_fmt(r['p50_ms'], 2)} | {_fmt(r['p99_ms'], 2)} | {text}{_mark(ok)} | "
                          f"{_fmt(r['api_cpu_ms_per_request'], 2)} | {_fmt(r['redis_cpu_ms_per_request'], 2)} | {r['errors']} | {'/'.join(str(x['load1']) for x in r['runs'])} |")
         lines.append("")
+        if "ceiling" in c:
+            lines += ["The reference endpoint (`bench/ceiling.py`: FastAPI + uvicorn as ours, JSON body, three pipelined Redis "
+                      "writes, nothing else; the issue's \"ceiling to approach\"), same wrk script, same Redis, right after:", "",
+                      "| connections | reference requests/s | reference p50 ms | reference p99 ms | reference CPU ms/req | ours as share of reference req/s |",
+                      "|---:|---:|---:|---:|---:|---:|"]
+            for key in ("c1", "c16", "c64"):
+                r = c["ceiling"][key]
+                lines.append(f"| {r['connections']} | {_fmt(r['rps'], 0)} | {_fmt(r['p50_ms'], 2)} | {_fmt(r['p99_ms'], 2)} | "
+                             f"{_fmt(r['api_cpu_ms_per_request'], 2)} | {c['share_of_ceiling'][key]:.2f} |")
+            lines.append("")
     if "d" in sec:
         lines += ["## d. Seed article end-to-end latency at light load (one job at a time)", "",
                   f"Target: p50 ≤ {TARGETS['seed_e2e_p50_ms']:.0f} ms.", "",
@@ -716,6 +762,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", default=None, help="override the documents of a and b, e.g. seed,ar-10k")
     parser.add_argument("--note", default=None, help="free text stored with the results (what was measured, and on which code)")
     parser.add_argument("--no-latest", action="store_true", help="do not overwrite bench/results/latest.md")
+    parser.add_argument("--api-workers", type=int, default=1, help="API processes (DOCENRICH_API_WORKERS; default 1)")
     args = parser.parse_args(argv)
 
     only = {s.strip() for s in args.only.split(",") if s.strip()}
@@ -733,7 +780,8 @@ def main(argv: list[str] | None = None) -> int:
     name = args.name or started.strftime("%Y-%m-%dT%H%MZ") + ("-quick" if args.quick else "")
     meta = {"name": name, "started_at": started.isoformat(timespec="seconds"), "commit": git_commit(), "cpus": os.cpu_count(),
             "python": platform.python_version(), "platform": platform.platform(), "plan": plan_name, "plan_detail": plan,
-            "sections": sorted(only), "load_start": list(os.getloadavg()), "targets": TARGETS, "note": args.note}
+            "sections": sorted(only), "load_start": list(os.getloadavg()), "targets": TARGETS, "note": args.note,
+            "api_workers": args.api_workers}
     log(f"{name}: sections {','.join(sorted(only))}, plan {plan_name}, load average {meta['load_start'][0]:.2f}")
     sections: dict[str, Any] = {}
 
@@ -749,7 +797,7 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = Path(tempfile.mkdtemp(prefix="docenrich-bench-"))
         log(f"starting redis + API (logs in {run_dir})")
         b_docs = docmod.documents(plan["b_docs"]) if "b" in only else []
-        with Stack(run_dir) as stack:
+        with Stack(run_dir, {"DOCENRICH_API_WORKERS": str(args.api_workers)}) as stack:
             client = Client(stack)
             try:
                 if "c" in only:

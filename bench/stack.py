@@ -58,6 +58,13 @@ class Stack:
             time.sleep(0.1)
         return self.worker
 
+    def api_pids(self) -> list[int]:
+        """The API process and, with DOCENRICH_API_WORKERS > 1, its worker processes."""
+        try:
+            return [self.api.pid] + [c.pid for c in psutil.Process(self.api.pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return [self.api.pid]
+
     def worker_children(self) -> list[psutil.Process]:
         if self.worker is None:
             return []

@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     api = sub.add_parser("api", help="the HTTP API alone (uvicorn)")
     _add_host_port(api)
+    api.add_argument("--workers", type=int, default=int(os.environ.get("DOCENRICH_API_WORKERS", "1")),
+                     help="API processes sharing the port (default 1, or DOCENRICH_API_WORKERS)")
 
     worker = sub.add_parser("worker", help="a Celery worker")
     worker.add_argument("--queues", type=_queues, default=list(ALL_QUEUES), help="comma-separated, default all: language,entities,summary,webhooks")
@@ -67,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "api":
-        return cmd_api(args.host, args.port)
+        return cmd_api(args.host, args.port, args.workers)
     if args.command == "worker":
         return cmd_worker(args.queues, args.concurrency, args.loglevel)
     if args.command == "run":
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def cmd_api(host: str, port: int) -> int:
+def cmd_api(host: str, port: int, workers: int = 1) -> int:
     import uvicorn
 
     from services.core import logging as log_setup
@@ -93,17 +95,31 @@ def cmd_api(host: str, port: int) -> int:
 
     settings = get_settings()
     log_setup.configure(settings.log_level, settings.log_format)
-    uvicorn.run(
-        "services.api.app:get_application",
-        factory=True,
-        host=host,
-        port=port,
-        http="httptools",
-        loop="uvloop",
-        access_log=False,  # services.api.access_log writes structured access lines
-        log_config=None,  # keep the JSON logging configured above
-        log_level=settings.log_level.lower(),
-    )
+    metrics_dir = None
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # the processes sum their HTTP metrics through files here (services/api/metrics.py)
+        import tempfile
+
+        metrics_dir = tempfile.mkdtemp(prefix="docenrich-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run(
+            "services.api.app:get_application" if workers == 1 else "services.api.app:get_worker_application",
+            factory=True,
+            host=host,
+            port=port,
+            http="httptools",
+            loop="uvloop",
+            workers=workers,
+            access_log=False,  # services.api.access_log writes structured access lines
+            log_config=None,  # keep the JSON logging configured above
+            log_level=settings.log_level.lower(),
+        )
+    finally:
+        if metrics_dir:
+            import shutil
+
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

@@ -35,6 +35,16 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def get_worker_application() -> FastAPI:
+    """The app in one of several API processes (``docenrich api --workers N``): uvicorn
+    starts those as fresh interpreters, so each sets up the JSON logging itself."""
+    from services.core import logging as log_setup
+
+    settings = get_settings()
+    log_setup.configure(settings.log_level, settings.log_format)
+    return get_application(settings)
+
+
 def get_application(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 

@@ -3,6 +3,7 @@ final status read from Redis at scrape time (so they are right with many process
 
 from __future__ import annotations
 
+import os
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -69,6 +70,11 @@ def task_histograms(raw: dict[str, str]) -> dict[tuple[str, str], tuple[list[tup
 
 
 class Metrics:
+    """HTTP counters of this process, plus the Redis-backed collector. With several API
+    processes (``docenrich api --workers N``) prometheus_client's multiprocess mode is on
+    (PROMETHEUS_MULTIPROC_DIR, set by the CLI): every process writes its samples to files
+    there and ``exposition`` sums them, so a scrape answered by any process sees them all."""
+
     def __init__(self, app_state) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter("docenrich_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=self.registry)
@@ -79,7 +85,14 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
-        self.registry.register(RedisCollector(app_state))
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            self.exposition = CollectorRegistry()
+            multiprocess.MultiProcessCollector(self.exposition)
+        else:
+            self.exposition = self.registry
+        self.exposition.register(RedisCollector(app_state))
 
 
 class MetricsMiddleware:

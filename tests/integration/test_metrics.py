@@ -3,10 +3,12 @@ processes (through Redis), queue depth and live workers for every queue."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.conftest import wait_job
+from tests.integration.conftest import KEYS, wait_job
 
 
 def _samples(api: str) -> list:
@@ -65,3 +67,33 @@ def test_container_probes(api, stack_env):
     assert probe("ready", "--url", api) == 0
     assert probe("worker") == 0  # the session's workers run on this host
     assert probe("live", "--url", "http://127.0.0.1:9") == 1
+
+
+def test_several_api_processes_share_one_port_and_one_metrics_view(stack_env, log_dir, workers):
+    """``docenrich api --workers 2``: both processes answer on the port, jobs go through,
+    and /metrics counts the requests of every process, whichever process serves the scrape."""
+    import psutil
+
+    from tests.utils.stack import start_api
+
+    proc, url = start_api("api-2-workers", {**stack_env, "DOCENRICH_API_WORKERS": "2"}, log_dir)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(psutil.Process(proc.pid).children(recursive=True)) < 2:
+            time.sleep(0.1)
+        assert len(psutil.Process(proc.pid).children(recursive=True)) >= 2
+        headers = {"Authorization": f"Bearer {KEYS['alice']}"}
+        with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+            job = client.post("/v1/documents", json={"text": "Rain again in Manchester today.", "tasks": ["language"]})
+            assert job.status_code == 202
+            assert wait_job(client, job.json()["id"])["tasks"]["language"]["status"] == "succeeded"
+            missing = "ffffffffffffffffffffffff"
+            n = 60
+            for _ in range(n):  # new connections: the kernel spreads them over both processes
+                assert httpx.get(f"{url}/v1/jobs/{missing}", headers=headers, timeout=10).status_code == 404
+        for _ in range(3):  # any process may answer the scrape: each must report the total
+            samples = _samples(url)
+            assert _value(samples, "docenrich_http_requests_total", method="GET", route="/v1/jobs/{job_id}", status="404") == n
+            assert _value(samples, "docenrich_live_workers", queue="language") >= 1
+    finally:
+        proc.stop()

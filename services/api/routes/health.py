@@ -83,6 +83,6 @@ async def readyz(request: Request) -> JsonResponse:
     responses={200: {"content": {"text/plain": {"example": 'docenrich_queue_depth{queue="entities"} 3.0\ndocenrich_live_workers{queue="entities"} 2.0\n'}}}},
 )
 async def metrics(request: Request) -> Response:
-    registry = request.app.state.metrics.registry
+    registry = request.app.state.metrics.exposition
     body = await run_in_threadpool(generate_latest, registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
