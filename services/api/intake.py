@@ -141,41 +141,60 @@ def check_capacity(settings: Settings, broker: redis.Redis | None, tenant: str, 
         pipe = broker.pipeline(transaction=False)
         for name in TASK_NAMES:
             pipe.llen(name)
-        depths = dict(zip(TASK_NAMES, pipe.execute()))
-        deepest = max(depths, key=depths.get)
-        _depth_cache[id(broker)] = [now, depths[deepest], documents]
-        if depths[deepest] + documents > settings.max_queue_depth:
-            raise ServiceUnavailable(
-                f"The {deepest!r} queue holds {depths[deepest]:,} jobs (limit {settings.max_queue_depth:,}); retry shortly.",
-                code="queue_full",
-                headers={"Retry-After": "10"},
-                details={"queue": deepest, "depth": depths[deepest]},
-            )
+        _admit(settings, broker, now, pipe.execute(), documents)
+
+
+def _admit(settings: Settings, broker: redis.Redis, read_at: float, lengths: list[int], documents: int) -> None:
+    """Cache freshly read queue lengths (counting ``documents`` as accepted) and refuse
+    with 503 ``queue_full`` when the deepest queue has no room for them."""
+    depths = dict(zip(TASK_NAMES, lengths))
+    deepest = max(depths, key=depths.get)
+    _depth_cache[id(broker)] = [read_at, depths[deepest], documents]
+    if depths[deepest] + documents > settings.max_queue_depth:
+        raise ServiceUnavailable(
+            f"The {deepest!r} queue holds {depths[deepest]:,} jobs (limit {settings.max_queue_depth:,}); retry shortly.",
+            code="queue_full",
+            headers={"Retry-After": "10"},
+            details={"queue": deepest, "depth": depths[deepest]},
+        )
+
+
+async def check_capacity_async(settings: Settings, broker: redis.Redis, client: Any) -> None:
+    """``check_capacity`` for what ``can_accept_async`` admits (no rate limit; the broker
+    is the job store, which the asyncio ``client`` talks to): the queue depths are read on
+    the event loop when the cache is stale. (Reading them in a worker thread let every
+    request arriving meanwhile see the stale cache too and take the slow threaded path.)"""
+    if capacity_cached(settings, broker):
+        return
+    now = time.monotonic()
+    pipe = client.pipeline(transaction=False)
+    for name in TASK_NAMES:
+        pipe.llen(name)
+    _admit(settings, broker, now, await pipe.execute(), 1)
 
 
 def can_accept_async(settings: Settings, broker: redis.Redis | None, sub: Submission, idempotency_key: str | None) -> bool:
     """The common POST (no idempotency key, no callback URL, no rate limit, Redis broker =
-    job store, queue depth known to be far from the limit) can be accepted by
-    ``accept_async`` on the event loop. Counts the document against the depth cache."""
+    job store) is checked by ``check_capacity_async`` and accepted by ``accept_async``, all
+    on the event loop."""
     return (
         not idempotency_key
         and not sub.callback_url
         and not settings.rate_limit_per_minute
         and broker is not None
         and flows.broker_is_store()
-        and capacity_cached(settings, broker)
     )
 
 
 async def accept_async(client: Any, store: JobStore, tenant: str, sub: Submission) -> dict[str, Any]:
     """``accept`` on an asyncio Redis client, for what ``can_accept_async`` admits: the
-    job, its text and its first task messages in one MULTI, one round trip."""
+    job, its text and its first task messages in one atomic step, one round trip."""
     return await store.create_async(
         client,
         tenant=tenant,
         **sub.job_fields(),
         fingerprint=sub.fingerprint(),
-        enqueue=lambda pipe, job_id: flows.queue_first_wave(pipe, job_id, sub.tasks, sub.language),
+        messages=lambda job_id: flows.first_wave_messages(job_id, sub.tasks, sub.language),
     )
 
 
@@ -183,19 +202,19 @@ def accept(store: JobStore, tenant: str, sub: Submission, idempotency_key: str |
     """Store the job and queue its first tasks. If queueing fails the job is removed
     and the client gets a 503, so nothing is half-accepted."""
     fingerprint = sub.fingerprint()
-    enqueue = None
+    messages = None
     if flows.broker_is_store():
-        # The first task messages go in the job's own MULTI: one round trip, and never a
-        # job without its messages or the reverse.
-        def enqueue(pipe: redis.client.Pipeline, job_id: str) -> None:
-            flows.queue_first_wave(pipe, job_id, sub.tasks, sub.language)
+        # The first task messages go in the job's own atomic write: one round trip, and
+        # never a job without its messages or the reverse.
+        def messages(job_id: str) -> list[tuple[str, bytes]]:
+            return flows.first_wave_messages(job_id, sub.tasks, sub.language)
 
     job, created = store.create(
         tenant=tenant,
         **sub.job_fields(),
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
-        enqueue=enqueue,
+        messages=messages,
     )
     if not created:
         if job.get("fingerprint") != fingerprint:
@@ -205,7 +224,7 @@ def accept(store: JobStore, tenant: str, sub: Submission, idempotency_key: str |
                 details={"job_id": job["id"]},
             )
         return job, False
-    if enqueue is not None:
+    if messages is not None:
         return job, True
     try:
         flows.dispatch(job["id"], sub.tasks, sub.language)

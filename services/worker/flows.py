@@ -45,10 +45,11 @@ def broker_is_store() -> bool:
     return publish.enabled() and settings.effective_broker_url == settings.redis_url
 
 
-def queue_first_wave(pipe: redis.client.Pipeline, job_id: str, tasks: list[str], language_hint: str | None) -> None:
-    """Add the first wave's messages to a pipeline on the broker (see ``broker_is_store``)."""
-    for task in first_wave(tasks, language_hint):
-        publish.push(pipe, f"docenrich.{task}", job_id, task, celery_task_id(job_id, task))
+def first_wave_messages(job_id: str, tasks: list[str], language_hint: str | None) -> list[tuple[str, bytes]]:
+    """(queue, message) of each task of the first wave, for the job store to push with the
+    job itself (see ``broker_is_store``)."""
+    return [(task, publish.message(f"docenrich.{task}", job_id, task, celery_task_id(job_id, task)))
+            for task in first_wave(tasks, language_hint)]
 
 
 def dispatch(job_id: str, tasks: list[str], language_hint: str | None) -> None:

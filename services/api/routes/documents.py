@@ -193,7 +193,9 @@ async def create_document(
         # thread hop, and no GIL hand-offs between threads stretching the tail latency.
         from services.api.routes.events import async_redis
 
-        job, created = await intake.accept_async(async_redis(request.app), store, tenant, sub), True
+        client = async_redis(request.app)
+        await intake.check_capacity_async(settings, broker, client)
+        job, created = await intake.accept_async(client, store, tenant, sub), True
     else:
         job, created = await run_in_threadpool(_accept_one, settings, broker, tenant, store, sub, idempotency_key)
     headers = {"Location": f"/v1/jobs/{job['id']}"}
