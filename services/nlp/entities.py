@@ -105,8 +105,7 @@ class _CrfModel:
         freq_path = path.parent / "freq.json"
         self._freq = json.loads(freq_path.read_text(encoding="utf-8")) if freq_path.is_file() else None
         clusters_path = path.parent / "clusters.json"
-        self._clusters = (json.loads(clusters_path.read_text(encoding="utf-8"))["clusters"]
-                          if clusters_path.is_file() else None)
+        self._clusters = arabic.load_clusters(clusters_path) if clusters_path.is_file() else None
 
     def spans(self, chunk: str) -> list[tuple[int, int, str, float]]:
         toks = arabic.tokenize_spans(chunk)

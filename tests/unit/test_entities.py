@@ -194,7 +194,7 @@ def test_arabic_ensemble_merge_rule():
 
 def test_arabic_crf_uses_word_clusters():
     words = ["زار", "بومبيو", "بغداد", "."]
-    clusters = {arabic.feature_form("بغداد"): "1|2|3"}
+    clusters = {arabic.feature_form("بغداد"): ("1", "2", "3")}
     feats = arabic.crf_features(words, clusters=clusters)
     assert {"c0=1", "c1=2", "c2=3"} <= set(feats[2])
     assert {"1c1=2", "1c2=3"} <= set(feats[1]) and "1c0=1" not in feats[1]

@@ -111,7 +111,7 @@ def main():
         from .clusters import ensure as ensure_clusters
 
         args.clusters = ensure_clusters(spec["clusters"], spec["train"])
-    clusters = json.loads(args.clusters.read_text(encoding="utf-8"))["clusters"] if args.clusters else None
+    clusters = arabic.load_clusters(args.clusters) if args.clusters else None
     xs, ys = load(spec["train"], freq, clusters)
     dxs, dys = load(spec["train_dev"], freq, clusters)
     trainer = pycrfsuite.Trainer(verbose=False)
