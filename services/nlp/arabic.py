@@ -273,6 +273,13 @@ def _neighbour_feats(w: str, off: int) -> tuple[str, ...]:
     return feats
 
 
+def clear_caches() -> None:
+    """Drop the per-word caches (normal forms, stems, CRF features). They fill up to ~1M
+    entries on a large document; a worker child clears them after one (worker.lifecycle)."""
+    for cached in (feature_form, feature_stem, _word_feats, _own_feats, _neighbour_feats):
+        cached.cache_clear()
+
+
 def load_clusters(path) -> dict[str, tuple[str, ...]]:
     """A clusters.json (training/ner/clusters.py) as feature form -> cluster ids, one per
     granularity. Equal id tuples are one object (21k for 97k words): less memory, and

@@ -159,6 +159,11 @@ def run_language(job_id: str) -> None:
     _dispatch_downstream(job_id, pipe.execute()[-1])
 
 
+# After a document this long, the child hands the memory its processing freed back to
+# the OS (lifecycle.trim_heap).
+_TRIM_AFTER_CHARS = 100_000
+
+
 def run_task(
     job_id: str,
     task: str,
@@ -186,7 +191,13 @@ def run_task(
     language = record.get("language_hint") or record.get("detected_language") or None
     options = orjson.loads(record.get("options") or "{}")
     try:
-        result = pipeline.run(task, text or "", language=language, options=options)
+        try:
+            result = pipeline.run(task, text or "", language=language, options=options)
+        finally:
+            if len(text or "") >= _TRIM_AFTER_CHARS:
+                from services.worker.lifecycle import trim_heap
+
+                trim_heap()
     except TaskSkipped as exc:
         store.finish_task(job_id, task, "skipped", started_at=started_at, error=_error(exc))
     except DocenrichError as exc:
