@@ -584,10 +584,9 @@ def section_c(plan: dict, stack) -> dict:
         url = f"http://127.0.0.1:{port}"
         try:
             wait_for(lambda: http_ok(url + "/healthz"), 60, "the reference endpoint never answered:", ceiling, ceiling.tail)
-            import psutil
+            from bench.stack import process_tree
 
-            ref_pids = [ceiling.pid] + [c.pid for c in psutil.Process(ceiling.pid).children(recursive=True)]
-            ref = _wrk_series(plan, url, {"api": ref_pids, "redis": [redis_pid]}, body_file, stack.flush, "ceiling")
+            ref = _wrk_series(plan, url, {"api": process_tree(ceiling.pid), "redis": [redis_pid]}, body_file, stack.flush, "ceiling")
         finally:
             ceiling.stop()
         out["ceiling"] = ref

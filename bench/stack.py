@@ -26,6 +26,14 @@ def bench_env(redis_url: str, **overrides: str) -> dict[str, str]:
     return base_env(redis_url, **settings)
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants (uvicorn's worker processes, for CPU accounting)."""
+    try:
+        return [pid] + [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return [pid]
+
+
 class Stack:
     """redis + API; workers come and go (``start_worker``/``stop_worker``)."""
 
@@ -60,10 +68,7 @@ class Stack:
 
     def api_pids(self) -> list[int]:
         """The API process and, with DOCENRICH_API_WORKERS > 1, its worker processes."""
-        try:
-            return [self.api.pid] + [c.pid for c in psutil.Process(self.api.pid).children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return [self.api.pid]
+        return process_tree(self.api.pid)
 
     def worker_children(self) -> list[psutil.Process]:
         if self.worker is None:

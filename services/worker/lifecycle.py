@@ -38,7 +38,7 @@ def _preload_models(sender=None, **_: object) -> None:
     gc.freeze()
 
 
-_LIBC = None
+_LIBC = None  # glibc's malloc_trim, or False where there is none
 
 
 def trim_heap() -> None:
@@ -52,14 +52,15 @@ def trim_heap() -> None:
 
     arabic.clear_caches()
     gc.collect()
-    try:
-        if _LIBC is None:
-            import ctypes
+    if _LIBC is None:
+        import ctypes
 
-            _LIBC = ctypes.CDLL("libc.so.6")
-        _LIBC.malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (musl, macOS): the collection is all we can do
-        _LIBC = False
+        try:
+            _LIBC = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc (musl, macOS): the collection is all we can do
+            _LIBC = False
+    if _LIBC:
+        _LIBC(0)
 
 
 @signals.setup_logging.connect

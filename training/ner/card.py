@@ -74,7 +74,7 @@ def main() -> None:
             lic.append(LICENSES["en_core_web_sm"])
         if spec.get("vectors"):
             lic.append(LICENSES[spec["vectors"].get("source", "navec")])
-        if backend == "crf+spacy":  # the CRF's clusters and the spaCy member's vectors
+        if spec.get("clusters"):  # the CRF's word clusters (and its spaCy member's vectors) come from the encoder
             lic.append(LICENSES["use-enc"])
         lines = [
             f"# {spec['name']} {spec['version']}",

@@ -157,7 +157,9 @@ def main():
             "name": spec["name"], "version": spec["version"], "backend": "crf+spacy" if helper else "crfsuite",
             "lang": "ar", "labels": ["LOC", "MISC", "ORG", "PER"],
             "description": "docenrich Arabic NER: linear-chain CRF over Arabic-aware lexical features"
-            + (", plus a spaCy CNN NER (spacy/) whose mentions fill the CRF's gaps" if helper else ""),
+            + (", with word clusters (clusters.json)" if args.clusters else "")
+            + (", plus a spaCy CNN NER (spacy/) whose mentions fill the CRF's gaps or replace less confident ones"
+               if helper else ""),
             "docenrich": {"languages": spec["languages"], "train_corpora": spec["train"],
                           "train_dev_ents": dev, "trained_at": entry["time"], "params": params},
         }
