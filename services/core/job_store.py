@@ -49,6 +49,11 @@ return 1
 
 _CREATE_SHA = hashlib.sha1(_CREATE.encode()).hexdigest()
 
+# A guarded task transition. KEYS: job hash and, for a finished task, the duration
+# histogram, whose bucket, sum and count move only when the write happened (a refused
+# duplicate is not counted twice). ARGV: field, state, now, allowed statuses, count the
+# write (1/0), channel to notify ('' for none), then the histogram's bucket, sum and count
+# fields and the seconds.
 _TRANSITION = """
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return -2 end
@@ -56,7 +61,33 @@ local status = cjson.decode(cur)['status']
 if not string.find(',' .. ARGV[4] .. ',', ',' .. status .. ',', 1, true) then return -1 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[3])
 if ARGV[5] == '1' then redis.call('HINCRBY', KEYS[1], 'writes:' .. string.sub(ARGV[1], 6), 1) end
-if ARGV[6] then redis.call('PUBLISH', ARGV[6], 'changed') end
+if ARGV[6] and ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], 'changed') end
+if KEYS[2] then
+  redis.call('HINCRBY', KEYS[2], ARGV[7], 1)
+  redis.call('HINCRBYFLOAT', KEYS[2], ARGV[8], ARGV[10])
+  redis.call('HINCRBY', KEYS[2], ARGV[9], 1)
+end
+return 1
+"""
+
+# The once-only bookkeeping of a job that just ended: the first caller sets final_status,
+# counts the job and gets 1 (and then notifies the job-end listeners); later callers get 0.
+# KEYS: job hash, active set, stats hash. ARGV: status, job id.
+_END = """
+redis.call('ZREM', KEYS[2], ARGV[2])
+if redis.call('HSETNX', KEYS[1], 'final_status', ARGV[1]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[3], 'jobs_' .. ARGV[1], 1)
+return 1
+"""
+
+# Downstream task messages of a job, sent once: the "dispatched" mark and the pushes in one
+# atomic step, so a redelivered language task neither fans out again nor, dying halfway,
+# leaves a mark without messages. KEYS: job hash, then one queue per message; ARGV: messages.
+_DISPATCH = """
+if redis.call('HSETNX', KEYS[1], 'dispatched', '1') == 0 then return 0 end
+for i = 2, #KEYS do
+  redis.call('LPUSH', KEYS[i], ARGV[i - 1])
+end
 return 1
 """
 
@@ -108,6 +139,18 @@ def _task_state(status: str, **extra: Any) -> dict[str, Any]:
     return state
 
 
+def _duration_fields(task: str, language: str, started_at: str, finished_at: str) -> tuple[str, str, str, float]:
+    """The duration histogram's bucket, sum and count fields for one finished task, and
+    its seconds."""
+    try:
+        seconds = max(0.0, (datetime.fromisoformat(finished_at) - datetime.fromisoformat(started_at)).total_seconds())
+    except ValueError:
+        seconds = 0.0
+    le = next((repr(float(b)) for b in DURATION_BUCKETS if seconds <= b), "+Inf")
+    prefix = f"{task}|{language}|"
+    return prefix + le, prefix + "sum", prefix + "count", seconds
+
+
 def overall_status(states: dict[str, dict[str, Any]]) -> str:
     """Derive the job status from its tasks (never stored, so it cannot disagree)."""
     statuses = [state["status"] for state in states.values()]
@@ -131,6 +174,8 @@ class JobStore:
         self.redis = client
         self.ttl = ttl
         self._transition = client.register_script(_TRANSITION)
+        self._end = client.register_script(_END)
+        self._dispatch = client.register_script(_DISPATCH)
 
     # ---- API side -------------------------------------------------------------------
 
@@ -304,7 +349,7 @@ class JobStore:
         now = timeutil.iso_now()
         state = _dumps(_task_state("running", started_at=now))
         # The script publishes the change itself: one round trip.
-        (ok,) = self._pipeline_with_transition(lambda pipe: self._transition_in(pipe, job_id, task, state, now, "0"))
+        (ok,) = self.pipeline_with_scripts(lambda pipe: self._transition_in(pipe, job_id, task, state, now, "0"))
         return now if ok == 1 else None
 
     def load_and_start(self, job_id: str, task: str) -> tuple[dict[str, str], str | None, str | None] | None:
@@ -318,21 +363,30 @@ class JobStore:
             pipe.get(text_key(job_id))
             self._transition_in(pipe, job_id, task, state, now, "0")
 
-        record, text, ok = self._pipeline_with_transition(build)
+        record, text, ok = self.pipeline_with_scripts(build)
         if not record:
             return None
         return record, text, now if ok == 1 else None
 
-    def _transition_in(self, pipe: redis.client.Pipeline, job_id: str, task: str, state: str, now: str, count: str) -> None:
-        """Queue the pending/running -> ``state`` transition (which publishes the change)."""
-        args = [f"task:{task}", state, now, "pending,running", count, events_channel(job_id)]
-        pipe.evalsha(self._transition.sha, 1, job_key(job_id), *args)
+    def _transition_in(
+        self, pipe: redis.client.Pipeline, job_id: str, task: str, state: str, now: str, count: str,
+        duration: tuple[str, str, str, float] | None = None,
+    ) -> None:
+        """Queue the pending/running -> ``state`` transition (which publishes the change)
+        and, with ``duration`` (``_duration_fields``), the task's duration metrics."""
+        keys = [job_key(job_id)]
+        args: list[Any] = [f"task:{task}", state, now, "pending,running", count, events_channel(job_id)]
+        if duration is not None:
+            keys.append(DURATION_KEY)
+            args.extend(duration)
+        pipe.evalsha(self._transition.sha, len(keys), *keys, *args)
 
-    def _pipeline_with_transition(self, build: Callable[[redis.client.Pipeline], None]) -> list[Any]:
-        """Run a pipeline holding an EVALSHA of the transition script. redis-py would ask
-        SCRIPT EXISTS before every such pipeline (a round trip); instead load the script
-        only when Redis says it does not know it (new or restarted server), then rerun.
-        Everything else in these pipelines is a read, so running it twice is harmless."""
+    def pipeline_with_scripts(self, build: Callable[[redis.client.Pipeline], None]) -> list[Any]:
+        """Run a pipeline holding EVALSHAs of this store's scripts. redis-py would ask
+        SCRIPT EXISTS before every such pipeline (a round trip); instead load the scripts
+        only when Redis says it does not know one (new or restarted server), then rerun.
+        The scripts refuse a second transition, end or dispatch, and everything else in
+        these pipelines is a read or an idempotent write, so running it twice is harmless."""
         for attempt in (1, 2):
             pipe = self.redis.pipeline(transaction=False)
             build(pipe)
@@ -341,7 +395,8 @@ class JobStore:
             except redis.exceptions.NoScriptError:
                 if attempt == 2:
                     raise
-                self.redis.script_load(_TRANSITION)
+                for script in (_TRANSITION, _END, _DISPATCH):
+                    self.redis.script_load(script)
         raise AssertionError("unreachable")
 
     def finish_task(
@@ -353,46 +408,53 @@ class JobStore:
         started_at: str | None,
         result: Any = None,
         error: dict[str, Any] | None = None,
+        language: str | None = None,
+        then: Callable[[redis.client.Pipeline], None] | None = None,
     ) -> bool:
+        """Record a task's outcome; False when it was already terminal (a duplicate).
+
+        ``language``: the document's language, for the duration metrics (the language
+        task counts under the language it found). ``then``: writes to send in the same
+        round trip, after the outcome (the language task sets the detected language and
+        dispatches the rest). One round trip in all, two when this ended the job."""
         assert status in TERMINAL
         now = timeutil.iso_now()
         state = _dumps(_task_state(status, started_at=started_at, finished_at=now, result=result, error=error))
+        if task == "language" and isinstance(result, dict) and result.get("code"):
+            language = result["code"]
+        duration = _duration_fields(task, language or "und", started_at, now) if started_at else None
 
-        # One round trip for the guarded write (which publishes the change) and the record
-        # after it; a second for the duration metrics and, when this ended the job, its
-        # once-only bookkeeping.
         def build(pipe: redis.client.Pipeline) -> None:
-            self._transition_in(pipe, job_id, task, state, now, "1")
+            self._transition_in(pipe, job_id, task, state, now, "1", duration)
+            if then is not None:
+                then(pipe)
             pipe.hgetall(job_key(job_id))
 
-        ok, raw = self._pipeline_with_transition(build)
-        if ok != 1:
+        replies = self.pipeline_with_scripts(build)
+        if replies[0] != 1:
             return False
-        pipe = self.redis.pipeline(transaction=False)
-        if started_at:
-            self._observe_duration(job_id, task, started_at, now, result, raw=raw, pipe=pipe)
-        self._maybe_finish(job_id, raw=raw, pipe=pipe)
+        self._maybe_finish(job_id, raw=replies[-1])
         return True
+
+    def dispatch_in(self, pipe: redis.client.Pipeline, job_id: str, pushes: list[tuple[str, bytes]]) -> None:
+        """Queue the once-only dispatch of ``pushes`` ((queue, message)) on ``pipe``: the
+        messages go out only if the job was not dispatched before."""
+        keys = [job_key(job_id), *(queue for queue, _ in pushes)]
+        pipe.evalsha(self._dispatch.sha, len(keys), *keys, *(message for _, message in pushes))
 
     def set_detected_language(self, job_id: str, code: str | None) -> None:
         self.redis.hset(job_key(job_id), "detected_language", code or "")
 
-    def _maybe_finish(self, job_id: str, raw: dict[str, str] | None = None, pipe: redis.client.Pipeline | None = None) -> None:
+    def _maybe_finish(self, job_id: str, raw: dict[str, str] | None = None) -> None:
         """Once-only bookkeeping when the job has ended. ``raw``: the record if the caller
-        just read it; ``pipe``: pending writes to send in the same round trip."""
+        just read it."""
         record = to_public(raw) if raw else self._record(job_id)
         if record is None or record["status"] not in TERMINAL | {"partially_succeeded"}:
-            if pipe is not None and len(pipe):
-                pipe.execute()
             return
-        # HSETNX makes the "job ended" bookkeeping happen once even when the last two
-        # tasks finish at the same instant on two workers.
-        if pipe is None:
-            pipe = self.redis.pipeline(transaction=False)
-        pipe.hsetnx(job_key(job_id), "final_status", record["status"])
-        pipe.zrem(ACTIVE_KEY, job_id)
-        if pipe.execute()[-2]:
-            self.redis.hincrby(STATS_KEY, f"jobs_{record['status']}", 1)
+        # One script: final_status set once (HSETNX) and the job counted once, even when
+        # the last two tasks finish at the same instant on two workers.
+        first = self._end(keys=[job_key(job_id), ACTIVE_KEY, STATS_KEY], args=[record["status"], job_id])
+        if first:
             for listener in _job_end_listeners:
                 try:
                     listener(self, record)
@@ -404,39 +466,6 @@ class JobStore:
             self.redis.publish(events_channel(job_id), "changed")
         except redis.RedisError:
             pass  # live progress is best effort; readers also poll
-
-    def _observe_duration(
-        self,
-        job_id: str,
-        task: str,
-        started_at: str,
-        finished_at: str,
-        result: Any,
-        raw: dict[str, str] | None = None,
-        pipe: redis.client.Pipeline | None = None,
-    ) -> None:
-        """Count the task's duration; with ``pipe`` the writes are only queued on it."""
-        try:
-            seconds = max(0.0, (datetime.fromisoformat(finished_at) - datetime.fromisoformat(started_at)).total_seconds())
-            if task == "language" and isinstance(result, dict) and result.get("code"):
-                language = result["code"]
-            elif raw is not None:
-                language = raw.get("language_hint") or raw.get("detected_language") or "und"
-            else:
-                hint, detected = self.redis.hmget(job_key(job_id), "language_hint", "detected_language")
-                language = hint or detected or "und"
-            le = next((repr(float(b)) for b in DURATION_BUCKETS if seconds <= b), "+Inf")
-            prefix = f"{task}|{language}|"
-            own = pipe is None
-            if own:
-                pipe = self.redis.pipeline(transaction=False)
-            pipe.hincrby(DURATION_KEY, prefix + le, 1)
-            pipe.hincrbyfloat(DURATION_KEY, prefix + "sum", seconds)
-            pipe.hincrby(DURATION_KEY, prefix + "count", 1)
-            if own:
-                pipe.execute()
-        except (redis.RedisError, ValueError):
-            log.warning("could not record the task duration", extra={"job_id": job_id, "task": task})
 
     # ---- webhooks -------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 import redis
@@ -108,32 +108,45 @@ def sweep(stale_after: float, limit: int = 500) -> list[str]:
     return resent
 
 
+def _downstream(record: dict[str, str]) -> list[str]:
+    return [task for task in orjson.loads(record["tasks"]) if task != "language"]
+
+
+def _dispatch_in(pipe: redis.client.Pipeline, job_id: str, record: dict[str, str]) -> bool:
+    """Queue the downstream dispatch on ``pipe`` (a pipeline on the job store's Redis) when
+    it can ride there: the broker is that Redis and the job was not dispatched when
+    ``record`` was read. The job store's script sends the messages only once."""
+    if record.get("dispatched") or not broker_is_store():
+        return False
+    parent = celery_task_id(job_id, "language")
+    pushes = [(task, publish.message(f"docenrich.{task}", job_id, task, celery_task_id(job_id, task), parent_id=parent, root_id=parent))
+              for task in _downstream(record)]
+    get_store().dispatch_in(pipe, job_id, pushes)
+    return True
+
+
 def _dispatch_downstream(job_id: str, record: dict[str, str]) -> None:
+    """Send the downstream tasks unless ``record`` says they were sent (the slow path:
+    another broker, or a redelivered language task that finds its task already done)."""
     store = get_store()
     if record.get("dispatched"):
         return
-    downstream = [task for task in orjson.loads(record["tasks"]) if task != "language"]
+    if broker_is_store():
+        store.pipeline_with_scripts(lambda pipe: _dispatch_in(pipe, job_id, record))
+        return
+    downstream = _downstream(record)
     if publish.enabled():
-        # The messages and the "dispatched" mark in one round trip when the broker is the
-        # job store's Redis (the default), in order: the mark only after the pushes.
-        settings = get_settings()
-        same = settings.effective_broker_url == settings.redis_url
-        broker = store.redis if same else publish.broker()
-        pipe = broker.pipeline(transaction=False)
+        pipe = publish.broker().pipeline(transaction=False)
         parent = celery_task_id(job_id, "language")
         for task in downstream:
             publish.push(pipe, f"docenrich.{task}", job_id, task, celery_task_id(job_id, task), parent_id=parent, root_id=parent)
-        if same:
-            pipe.hset(job_key(job_id), "dispatched", "1")
         pipe.execute()
-        if not same:
-            store.redis.hset(job_key(job_id), "dispatched", "1")
-        return
-    from services.worker.celery_app import app
+    else:
+        from services.worker.celery_app import app
 
-    for task in downstream:
-        app.send_task(f"docenrich.{task}", args=[job_id], queue=task, task_id=celery_task_id(job_id, task))
-    store.redis.hset(job_key(job_id), "dispatched", "1")
+        for task in downstream:
+            app.send_task(f"docenrich.{task}", args=[job_id], queue=task, task_id=celery_task_id(job_id, task))
+    store.redis.hset(job_key(job_id), "dispatched", "1")  # only after the messages
 
 
 def run_language(job_id: str) -> None:
@@ -146,17 +159,27 @@ def run_language(job_id: str) -> None:
         return
     record, text, started_at = started
     log_setup.set_context(tenant=record.get("tenant"))
+    closed = False
+
+    def close(pipe: redis.client.Pipeline, result: dict[str, Any] | None) -> None:
+        """The detected language, then the downstream messages, in the round trip that
+        records the language task's outcome."""
+        nonlocal closed
+        if result is not None:
+            code = result.get("code")
+            pipe.hset(job_key(job_id), "detected_language", (None if code == "und" else code) or "")
+        closed = _dispatch_in(pipe, job_id, record)
+
     if "language" in orjson.loads(record["tasks"]):
-        result = run_task(job_id, "language", loaded=(record, text), started_at=started_at)
+        run_task(job_id, "language", loaded=(record, text), started_at=started_at, then=close)
     else:
         # Needed only to route the other engines; not reported as a task.
         result = pipeline.run("language", text or "")
-    pipe = store.redis.pipeline(transaction=False)
-    if result is not None:
-        code = result.get("code")
-        pipe.hset(job_key(job_id), "detected_language", (None if code == "und" else code) or "")
-    pipe.hgetall(job_key(job_id))
-    _dispatch_downstream(job_id, pipe.execute()[-1])
+        store.pipeline_with_scripts(lambda pipe: close(pipe, result))
+    if not closed:
+        # Another broker, a job dispatched before, or a duplicate whose task had already
+        # finished: read the record as it is now and dispatch if nobody did.
+        _dispatch_downstream(job_id, store.redis.hgetall(job_key(job_id)))
 
 
 # After a document this long, the child hands the memory its processing freed back to
@@ -169,10 +192,11 @@ def run_task(
     task: str,
     loaded: tuple[dict[str, str], str | None] | None = None,
     started_at: str | None = None,
+    then: Callable[[redis.client.Pipeline, dict[str, Any] | None], None] | None = None,
 ) -> dict[str, Any] | None:
     """Run one engine for one job and record the outcome. Returns the result on success.
     ``loaded``/``started_at``: the job already read (and the task already started) by the
-    caller."""
+    caller. ``then(pipe, result)``: writes that ride with the outcome (``finish_task``)."""
     store = get_store()
     if loaded is None:
         started = store.load_and_start(job_id, task)  # one round trip for both
@@ -199,22 +223,24 @@ def run_task(
 
                 trim_heap()
     except TaskSkipped as exc:
-        store.finish_task(job_id, task, "skipped", started_at=started_at, error=_error(exc))
+        outcome = {"status": "skipped", "error": _error(exc)}
     except DocenrichError as exc:
-        store.finish_task(job_id, task, "failed", started_at=started_at, error=_error(exc))
+        outcome = {"status": "failed", "error": _error(exc)}
     except SoftTimeLimitExceeded:
-        error = {"code": "time_limit_exceeded", "message": "The task ran past its time limit; try a shorter document."}
-        store.finish_task(job_id, task, "failed", started_at=started_at, error=error)
+        outcome = {"status": "failed", "error": {
+            "code": "time_limit_exceeded", "message": "The task ran past its time limit; try a shorter document."}}
     except (redis.ConnectionError, redis.TimeoutError):
         raise  # transient: Celery retries with backoff
     except Exception:
         log.exception("engine failed", extra={"job_id": job_id, "task": task})
-        error = {"code": "internal_error", "message": "The engine failed on this document; the worker log has details."}
-        store.finish_task(job_id, task, "failed", started_at=started_at, error=error)
+        outcome = {"status": "failed", "error": {
+            "code": "internal_error", "message": "The engine failed on this document; the worker log has details."}}
     else:
-        store.finish_task(job_id, task, "succeeded", started_at=started_at, result=result)
-        return result
-    return None
+        outcome = {"status": "succeeded", "result": result}
+    result = outcome.get("result")
+    store.finish_task(job_id, task, started_at=started_at, language=language,
+                      then=(lambda pipe: then(pipe, result)) if then is not None else None, **outcome)
+    return result
 
 
 def _error(exc: DocenrichError) -> dict[str, Any]:

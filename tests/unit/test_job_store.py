@@ -84,3 +84,35 @@ def test_cancel_only_touches_pending_tasks(store):
 def test_unknown_job_transitions_are_refused(store):
     assert store.start_task("0" * 24, "language") is None
     assert store.load("0" * 24) is None
+
+
+def test_a_refused_duplicate_is_not_timed_twice(store):
+    from services.core.job_store import DURATION_KEY
+
+    job, _ = _create(store, tasks=["summary"], language="fr")
+    started = store.start_task(job["id"], "summary")
+    before = int(store.redis.hget(DURATION_KEY, "summary|fr|count") or 0)
+    assert store.finish_task(job["id"], "summary", "succeeded", started_at=started, result={}, language="fr")
+    assert not store.finish_task(job["id"], "summary", "failed", started_at=started, language="fr")
+    assert int(store.redis.hget(DURATION_KEY, "summary|fr|count")) == before + 1
+
+
+def test_the_end_of_a_job_is_counted_once(store):
+    from services.core.job_store import STATS_KEY
+
+    job, _ = _create(store, tasks=["summary"])
+    started = store.start_task(job["id"], "summary")
+    before = int(store.redis.hget(STATS_KEY, "jobs_succeeded") or 0)
+    assert store.finish_task(job["id"], "summary", "succeeded", started_at=started, result={})
+    store.cancel(job["id"])  # ends nothing new: the job is already over
+    assert int(store.redis.hget(STATS_KEY, "jobs_succeeded")) == before + 1
+    assert store.redis.hget(f"docenrich:job:{job['id']}", "final_status") == "succeeded"
+
+
+def test_downstream_messages_are_sent_once(store):
+    job, _ = _create(store)
+    queue = f"test-queue-{job['id']}"
+    for _ in range(2):  # a redelivered language task dispatches again
+        store.pipeline_with_scripts(lambda pipe: store.dispatch_in(pipe, job["id"], [(queue, b"m1"), (queue, b"m2")]))
+    assert store.redis.lrange(queue, 0, -1) == ["m2", "m1"]
+    assert store.redis.hget(f"docenrich:job:{job['id']}", "dispatched") == "1"
