@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for every job to end")
     args = parser.parse_args(argv)
 
-    settings = dict(DOCENRICH_VISIBILITY_TIMEOUT="30", DOCENRICH_TASK_SOFT_TIME_LIMIT="20", DOCENRICH_TASK_TIME_LIMIT="25", DOCENRICH_MAX_QUEUE_DEPTH="100000")
+    settings = dict(DOCENRICH_VISIBILITY_TIMEOUT="30", DOCENRICH_TASK_SOFT_TIME_LIMIT="20", DOCENRICH_TASK_TIME_LIMIT="25", DOCENRICH_MAX_QUEUE_DEPTH="100000",
+                    DOCENRICH_SWEEP_INTERVAL_SECONDS="5")
     with tempfile.TemporaryDirectory(prefix="docenrich-soak-") as tmp:
         workers = {f"w{i}": "language,entities,summary" for i in range(1, args.workers + 1)}
         log(f"starting redis-server, {args.workers} workers and the API (logs in {tmp})")
@@ -106,10 +107,12 @@ def main(argv: list[str] | None = None) -> int:
                 for job_id in batch:
                     pipe.hgetall(job_key(job_id))
                 for job_id, raw in zip(batch, pipe.execute()):
-                    states = [orjson.loads(v)["status"] for k, v in raw.items() if k.startswith("task:")]
-                    if raw and all(st in ("succeeded", "failed", "skipped", "cancelled") for st in states):
+                    # Ended = its end was recorded (final_status, set once after the last
+                    # task's write): a job whose tasks all finished but whose end was never
+                    # recorded would have no webhook, and counts as lost here.
+                    if raw.get("final_status"):
                         pending.discard(job_id)
-                        final[job_id] = raw.get("final_status", "?")
+                        final[job_id] = raw["final_status"]
                         duplicated += any(int(v) > 1 for k, v in raw.items() if k.startswith("writes:"))
                 log(f"{len(final)}/{len(accepted)} ended")
                 if pending:

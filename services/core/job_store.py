@@ -106,6 +106,9 @@ ACTIVE_KEY = f"{PREFIX}:active"
 # Task durations as Prometheus histogram buckets, written by every worker process and
 # read by the API's collector: fields "<task>|<language>|<le>" (non-cumulative counts),
 # "<task>|<language>|sum" and "<task>|<language>|count".
+# Jobs whose webhook is not delivered (nor given up) yet, scored by when the next attempt
+# is due: the sweeper sends again the ones whose message died with a worker.
+WEBHOOK_PENDING_KEY = f"{PREFIX}:webhooks_pending"
 DURATION_KEY = f"{PREFIX}:task_seconds"
 DURATION_BUCKETS: tuple[float, ...] = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
@@ -328,7 +331,7 @@ class JobStore:
                 if record.get(f"celery:{name}"):
                     revoke.append(record[f"celery:{name}"])
         self._notify(job_id)
-        self._maybe_finish(job_id)
+        self.record_end(job_id)
         return revoke
 
     # ---- worker side ----------------------------------------------------------------
@@ -433,7 +436,7 @@ class JobStore:
         replies = self.pipeline_with_scripts(build)
         if replies[0] != 1:
             return False
-        self._maybe_finish(job_id, raw=replies[-1])
+        self.record_end(job_id, raw=replies[-1])
         return True
 
     def dispatch_in(self, pipe: redis.client.Pipeline, job_id: str, pushes: list[tuple[str, bytes]]) -> None:
@@ -445,9 +448,10 @@ class JobStore:
     def set_detected_language(self, job_id: str, code: str | None) -> None:
         self.redis.hset(job_key(job_id), "detected_language", code or "")
 
-    def _maybe_finish(self, job_id: str, raw: dict[str, str] | None = None) -> None:
-        """Once-only bookkeeping when the job has ended. ``raw``: the record if the caller
-        just read it."""
+    def record_end(self, job_id: str, raw: dict[str, str] | None = None) -> None:
+        """Record the job's end (final status, stats, job-end listeners such as the
+        webhook) if every task is done and nobody did yet. ``raw``: the record if the
+        caller just read it."""
         record = to_public(raw) if raw else self._record(job_id)
         if record is None or record["status"] not in TERMINAL | {"partially_succeeded"}:
             return

@@ -24,16 +24,16 @@ class Settings(BaseSettings):
     api_keys: str = Field("", description="key1:tenant1,key2:tenant2; empty = open (development).")
     result_ttl: int = Field(7 * 24 * 3600, gt=0, description="Seconds job records and texts are kept.")
 
-    # Celery reliability knobs: time limits stay below the broker visibility timeout so a
-    # task killed by its limit is never redelivered while still running elsewhere.
+    # Reliability knobs: time limits stay below the visibility timeout (after which the
+    # sweeper sends a stalled task again) so a task is never sent again while still running.
     task_soft_time_limit: int = Field(240, gt=0)
     task_time_limit: int = Field(300, gt=0)
-    visibility_timeout: int = Field(900, gt=0, description="Unacked messages of a dead worker are redelivered after this.")
+    visibility_timeout: int = Field(900, gt=0, description="The tasks of a dead worker are sent again after this (by the sweeper).")
     task_max_retries: int = Field(3, ge=0)
     worker_heartbeat_seconds: float = Field(5.0, gt=0)
     sweep_interval_seconds: float = Field(30.0, gt=0, description="How often one worker looks for stalled tasks.")
     stale_task_seconds: float | None = Field(
-        None, gt=0, description="A task with no progress this long is sent again; default: visibility timeout + 60 s."
+        None, gt=0, description="A task or webhook with no progress this long is sent again; default: the visibility timeout."
     )
 
     summary_backend: str = Field("extractive", description="extractive | openai")
@@ -77,8 +77,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _limits_below_visibility(self) -> "Settings":
-        # A task still running when the broker's visibility timeout ends is delivered
-        # again to another worker: the hard limit must end it first.
+        # A task with no progress for the visibility timeout is sent again to another
+        # worker (the sweeper): the hard limit must end a running one first.
         if not self.task_soft_time_limit < self.task_time_limit < self.visibility_timeout:
             raise ValueError(
                 "need DOCENRICH_TASK_SOFT_TIME_LIMIT < DOCENRICH_TASK_TIME_LIMIT < DOCENRICH_VISIBILITY_TIMEOUT"
@@ -101,7 +101,7 @@ class Settings(BaseSettings):
 
     @property
     def stale_after(self) -> float:
-        return self.stale_task_seconds or self.visibility_timeout + 60
+        return self.stale_task_seconds or self.visibility_timeout
 
     @property
     def effective_broker_url(self) -> str:

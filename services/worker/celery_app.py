@@ -25,7 +25,15 @@ def create_app() -> Celery:
         worker_prefetch_multiplier=1,
         task_soft_time_limit=settings.task_soft_time_limit,
         task_time_limit=settings.task_time_limit,
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        # No unacked bookkeeping in Redis (kombu's "ack emulation": a MULTI when a message
+        # is taken and another at its ack, both blocking the worker's event loop between
+        # two tasks; ~2.5 ms of idle child per seed job, bench/README). The job store
+        # already knows every unfinished task and webhook: the sweeper (lifecycle.py) sends
+        # again what made no progress for DOCENRICH_VISIBILITY_TIMEOUT, which also covers
+        # the message kombu's bookkeeping could lose. A pool child killed mid-task is still
+        # requeued at once (reject on worker loss), and a warm shutdown puts back what the
+        # worker held. No effect with RabbitMQ, which acks natively.
+        broker_transport_options={"ack_emulation": False},
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         task_queues=[Queue(name) for name in (*TASK_NAMES, WEBHOOK_QUEUE)],
@@ -40,8 +48,8 @@ def create_app() -> Celery:
         worker_send_task_events=False,
         task_send_sent_event=False,
         # Keep running through a broker outage: the job store refuses a second write, so
-        # a redelivered duplicate is harmless, while a cancelled task would sit unacked
-        # until the visibility timeout.
+        # a redelivered duplicate is harmless, while a cancelled task would leave its
+        # job stalled until the sweeper sends it again.
         worker_cancel_long_running_tasks_on_connection_loss=False,
     )
     return app

@@ -74,11 +74,11 @@ def send(job_id: str, tasks: list[str]) -> None:
 def sweep(stale_after: float, limit: int = 500) -> list[str]:
     """Send again the tasks of jobs that made no progress for ``stale_after`` seconds.
 
-    Celery's Redis transport can drop a message when a worker or Redis dies between the
-    BRPOP that takes it and the write that marks it unacked; nothing would ever redeliver
-    it. The job store knows better: an unfinished task with no progress for longer than
-    the visibility timeout has no live message. A duplicate is harmless (the store
-    refuses a second result), so erring towards re-sending is safe."""
+    The broker keeps no copy of a message a worker took (celery_app.py: no unacked
+    bookkeeping in Redis), so a worker that dies takes its messages with it. The job store
+    knows better: an unfinished task with no progress for longer than the visibility
+    timeout (longer than any task may run) has no live message. A duplicate is harmless
+    (the store refuses a second result), so erring towards re-sending is safe."""
     store = get_store()
     client = store.redis
     now = time.time()
@@ -95,7 +95,7 @@ def sweep(stale_after: float, limit: int = 500) -> list[str]:
         tasks = orjson.loads(raw["tasks"])
         unfinished = [t for t in tasks if orjson.loads(raw[f"task:{t}"])["status"] in ("pending", "running")]
         if not unfinished:
-            client.zrem(ACTIVE_KEY, job_id)
+            store.record_end(job_id, raw)  # every task done, the end never recorded
             continue
         needs_language = "language" in unfinished or (
             not raw.get("dispatched") and first_wave(tasks, raw.get("language_hint") or None) == ["language"]
@@ -211,6 +211,9 @@ def run_task(
     log_setup.set_context(tenant=record.get("tenant"))
     if started_at is None:
         log.info("task already finished or cancelled; nothing to do", extra={"job_id": job_id, "task": task})
+        # A retry after Redis went away between the task's write and the job's end: the
+        # end (final status, webhook) is recorded here if it was not (once-only).
+        store.record_end(job_id)
         return None
     language = record.get("language_hint") or record.get("detected_language") or None
     options = orjson.loads(record.get("options") or "{}")

@@ -127,9 +127,10 @@ SWEEP_LOCK = "docenrich:sweeper"
 
 def _sweeper(hostname: str) -> None:
     """Every interval, one worker of the cluster (whoever takes the lock) re-sends tasks
-    that stalled because their message was lost (``flows.sweep``)."""
+    and webhooks that stalled because their message was lost (``flows.sweep``,
+    ``webhooks.sweep``)."""
     from services.core.redis_client import get_redis
-    from services.worker import flows
+    from services.worker import flows, webhooks
 
     settings = get_settings()
     interval = settings.sweep_interval_seconds
@@ -137,5 +138,6 @@ def _sweeper(hostname: str) -> None:
         try:
             if get_redis().set(SWEEP_LOCK, hostname, nx=True, ex=max(1, int(interval))):
                 flows.sweep(settings.stale_after)
+                webhooks.sweep(settings.stale_after)
         except Exception:  # Redis away or a bad record: try again next round
             log.warning("sweep failed; retrying in %.0fs", interval, exc_info=True)

@@ -6,7 +6,8 @@ HSETNX); it queues ``docenrich.webhook`` on the ``webhooks`` queue, which every
 ``{"type": "job.finished", "job": <the job as GET /v1/jobs/{id} returns it>}`` and records
 each attempt in the job (``webhook.attempts``). Anything but a 2xx answer is retried with
 exponential backoff (``DOCENRICH_WEBHOOK_BACKOFF_SECONDS`` doubling up to
-``_BACKOFF_MAX``) until ``DOCENRICH_WEBHOOK_MAX_ATTEMPTS``. Redirects are not followed, and
+``_BACKOFF_MAX``) until ``DOCENRICH_WEBHOOK_MAX_ATTEMPTS``. A delivery whose worker died
+is sent again by the sweeper (``sweep``). Redirects are not followed, and
 the URL is checked again before every attempt (private addresses stay refused).
 """
 
@@ -23,7 +24,7 @@ import orjson
 from services.core import job_store, timeutil, webhook_security
 from services.core import logging as log_setup
 from services.core.errors import InvalidField
-from services.core.job_store import WEBHOOK_QUEUE, JobStore, get_store
+from services.core.job_store import WEBHOOK_PENDING_KEY, WEBHOOK_QUEUE, JobStore, get_store
 from services.core.settings import get_settings
 from services.worker.celery_app import app
 
@@ -40,7 +41,33 @@ def install() -> None:
 def enqueue(store: JobStore, job: dict[str, Any]) -> None:
     if not job.get("callback_url"):
         return
-    app.send_task(TASK_NAME, args=[job["id"]], queue=WEBHOOK_QUEUE, task_id=f"{job['id']}-webhook")
+    store.redis.zadd(WEBHOOK_PENDING_KEY, {job["id"]: time.time()})
+    send(job["id"])
+
+
+def send(job_id: str) -> None:
+    app.send_task(TASK_NAME, args=[job_id], queue=WEBHOOK_QUEUE, task_id=f"{job_id}-webhook")
+
+
+def sweep(stale_after: float, limit: int = 500) -> list[str]:
+    """Send again the webhooks whose delivery made no progress for ``stale_after``
+    seconds past its due time: their message (a queued delivery or a retry waiting for
+    its countdown in a worker's memory) died with a worker. Receivers may see a delivery
+    twice (the ``Docenrich-Job-Id`` header identifies it); never none."""
+    store = get_store()
+    client = store.redis
+    now = time.time()
+    resent = []
+    for job_id in client.zrangebyscore(WEBHOOK_PENDING_KEY, "-inf", now - stale_after, start=0, num=limit):
+        callback, delivered = client.hmget(job_store.job_key(job_id), "callback_url", "webhook_delivered")
+        if not callback or delivered == "1":  # expired, or delivered
+            client.zrem(WEBHOOK_PENDING_KEY, job_id)
+            continue
+        send(job_id)
+        client.zadd(WEBHOOK_PENDING_KEY, {job_id: now})
+        log.warning("re-sent a stalled webhook delivery", extra={"job_id": job_id})
+        resent.append(job_id)
+    return resent
 
 
 def payload(job: dict[str, Any]) -> bytes:
@@ -118,4 +145,7 @@ def deliver(self, job_id: str) -> None:
     _, retry = deliver_once(store, job_id)
     if retry:
         attempts = int(store.redis.hget(job_store.job_key(job_id), "webhook_attempts") or 1)
-        raise self.retry(countdown=backoff(attempts))
+        countdown = backoff(attempts)
+        store.redis.zadd(WEBHOOK_PENDING_KEY, {job_id: time.time() + countdown})  # next due
+        raise self.retry(countdown=countdown)
+    store.redis.zrem(WEBHOOK_PENDING_KEY, job_id)  # delivered, given up, or nothing to do

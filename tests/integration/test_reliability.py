@@ -71,7 +71,10 @@ def test_pool_child_killed_mid_task(tmp_path):
 
 
 def test_whole_worker_killed_and_another_takes_over(tmp_path):
-    settings = dict(DOCENRICH_VISIBILITY_TIMEOUT="12", DOCENRICH_TASK_SOFT_TIME_LIMIT="8", DOCENRICH_TASK_TIME_LIMIT="10")
+    # The dead worker's message is gone with it (no unacked copy in Redis): the sweeper
+    # sends the task again once it made no progress for the visibility timeout.
+    settings = dict(DOCENRICH_VISIBILITY_TIMEOUT="12", DOCENRICH_TASK_SOFT_TIME_LIMIT="8", DOCENRICH_TASK_TIME_LIMIT="10",
+                    DOCENRICH_SWEEP_INTERVAL_SECONDS="2")
     with stack.Stack(tmp_path, {"w-lang": "language", "w-rest": "entities,summary"}, **settings) as s:
         job = httpx.post(f"{s.url}/v1/documents", json={"text": LONG_ENGLISH, "language": "en", "tasks": ["entities"]}).json()
         wait_task_running(s.url, job["id"], "entities")
@@ -172,8 +175,8 @@ def test_rabbitmq_broker_end_to_end(tmp_path):
 
 
 def test_lost_message_is_sent_again(tmp_path):
-    """A job whose message vanished (worker or Redis died between the BRPOP that took it
-    and kombu's unacked write) is found by the sweeper and completed once."""
+    """A job whose message vanished (a worker died holding it) is found by the sweeper and
+    completed once."""
     from services.api.deps import PUBLIC_TENANT
     from services.core.job_store import JobStore
 
@@ -188,3 +191,33 @@ def test_lost_message_is_sent_again(tmp_path):
         done = wait_final(s.url, job["id"], timeout=90)
         assert done["status"] == "succeeded", (done, s.logs())
         assert writes(s.redis_url, job["id"]) == {"language": 1, "entities": 1, "summary": 1}
+
+
+def test_lost_webhook_is_sent_again(tmp_path):
+    """A webhook whose message died with a worker (queued, or a retry waiting in its
+    memory) is sent again by the sweeper, and delivered."""
+    from services.api.deps import PUBLIC_TENANT
+    from services.core.job_store import WEBHOOK_PENDING_KEY, JobStore
+    from tests.integration.test_webhooks import Receiver
+
+    receiver = Receiver()
+    settings = dict(DOCENRICH_STALE_TASK_SECONDS="2", DOCENRICH_SWEEP_INTERVAL_SECONDS="1", DOCENRICH_WEBHOOK_ALLOW_PRIVATE="true")
+    try:
+        with stack.Stack(tmp_path, {"w-all": "language,entities,summary,webhooks"}, **settings) as s:
+            client = redis.Redis.from_url(s.redis_url, decode_responses=True)
+            store = JobStore(client, ttl=600)
+            document = {"chars": 1, "sha256": "-", "filename": None, "content_type": "text/plain"}
+            job, _ = store.create(
+                tenant=PUBLIC_TENANT, text="x", document=document, tasks=[], language=None, options={}, metadata={},
+                callback_url=f"{receiver.url}/lost/0",
+            )  # a job with nothing to run has ended; its webhook is pending, with no message
+            client.zadd(WEBHOOK_PENDING_KEY, {job["id"]: time.time() - 60})
+            [call] = receiver.wait_calls("lost", 1, timeout=60)
+            assert call["headers"]["Docenrich-Job-Id"] == job["id"]
+            deadline = time.monotonic() + 30
+            while client.zscore(WEBHOOK_PENDING_KEY, job["id"]) is not None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert client.zscore(WEBHOOK_PENDING_KEY, job["id"]) is None, "a delivered webhook leaves the pending set"
+            assert httpx.get(f"{s.url}/v1/jobs/{job['id']}").json()["webhook"]["delivered"] is True
+    finally:
+        receiver.server.shutdown()

@@ -116,3 +116,19 @@ def test_downstream_messages_are_sent_once(store):
         store.pipeline_with_scripts(lambda pipe: store.dispatch_in(pipe, job["id"], [(queue, b"m1"), (queue, b"m2")]))
     assert store.redis.lrange(queue, 0, -1) == ["m2", "m1"]
     assert store.redis.hget(f"docenrich:job:{job['id']}", "dispatched") == "1"
+
+
+def test_an_end_left_unrecorded_is_recorded_later(store):
+    # The worker wrote the last task's outcome, then lost Redis before recording the job's
+    # end; its retry (or the sweeper) records it, once.
+    from services.core.job_store import STATS_KEY, job_key
+
+    job, _ = _create(store, tasks=["summary"])
+    state = '{"status": "succeeded", "started_at": null, "finished_at": null, "error": null, "result": {}}'
+    assert store._transition(keys=[job_key(job["id"])], args=["task:summary", state, "now", "pending,running", "1"]) == 1
+    assert store.redis.hget(job_key(job["id"]), "final_status") is None
+    before = int(store.redis.hget(STATS_KEY, "jobs_succeeded") or 0)
+    store.record_end(job["id"])
+    store.record_end(job["id"])
+    assert store.redis.hget(job_key(job["id"]), "final_status") == "succeeded"
+    assert int(store.redis.hget(STATS_KEY, "jobs_succeeded")) == before + 1
