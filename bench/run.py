@@ -370,6 +370,18 @@ def _job_times(record: dict) -> dict:
     return {"created": _iso_ts(record["created_at"]), "finished": finished, "tasks": tasks, "final_status": record.get("final_status")}
 
 
+def queue_gap_ms(times: list[dict], jobs: int) -> float | None:
+    """With one worker process the tasks run one after another: the time between one
+    task's end and the next one's start (its hand-off through the queue and the job store,
+    not engine work) summed and divided by the jobs. The records' times have millisecond
+    resolution."""
+    spans = sorted((_iso_ts(t["started_at"]), _iso_ts(t["finished_at"]))
+                   for x in times for t in x["tasks"].values() if t.get("started_at") and t.get("finished_at"))
+    if len(spans) < 2:
+        return None
+    return sum(max(0.0, b[0] - a[1]) for a, b in zip(spans, spans[1:])) * 1000 / jobs
+
+
 def _body(doc: docmod.Doc) -> bytes:
     return orjson.dumps({"text": doc.text})
 
@@ -395,7 +407,7 @@ def section_b(plan: dict, stack, client: Client, processes: int, documents: list
             count = int(min(plan["b_max_docs"], max(processes * 2, math.ceil(plan["b_run_s"] * processes / max(per_doc, 1e-3)))))
             count = max(processes, count - count % processes)
         body = _body(doc)
-        e2e, inproc, loads, statuses, e2e_cpu, inproc_cpu = [], [], [], {}, [], []
+        e2e, inproc, loads, statuses, e2e_cpu, inproc_cpu, gaps = [], [], [], {}, [], [], []
         runs = plan["b_runs_big"] if big else plan["b_runs"]
         for run in range(runs):
             loads.append(load1())
@@ -410,6 +422,8 @@ def section_b(plan: dict, stack, client: Client, processes: int, documents: list
             for x in times:
                 statuses[x["final_status"]] = statuses.get(x["final_status"], 0) + 1
             e2e.append(count / wall)
+            if processes == 1:
+                gaps.append(queue_gap_ms(times, count))
             meter = CpuMeter({"pool": pool.pids()})
             inproc.append(count / pool.run(index, count))
             inproc_cpu.append(meter.stop()["pool"] * 1000 / count)
@@ -417,7 +431,8 @@ def section_b(plan: dict, stack, client: Client, processes: int, documents: list
             log(f"b: {processes} proc {doc.name:8} run {run + 1}/{runs}: {count} docs e2e {e2e[-1]:8.2f} docs/s "
                 f"(submit {submitted:.2f}s)  in-process {inproc[-1]:8.2f} docs/s  ratio {e2e[-1] / inproc[-1]:.3f}  "
                 f"CPU ms/doc e2e {sum(e2e_cpu[-1].values()):.1f} ({', '.join(f'{k} {v:.1f}' for k, v in e2e_cpu[-1].items())}) "
-                f"in-process {inproc_cpu[-1]:.1f}  (load {loads[-1]})")
+                f"in-process {inproc_cpu[-1]:.1f}" + (f"  queue gap {gaps[-1]:.1f} ms/doc" if gaps and gaps[-1] is not None else "")
+                + f"  (load {loads[-1]})")
         cpu_keys = e2e_cpu[0].keys()
         cpu_e2e = {k: median([c[k] for c in e2e_cpu]) for k in cpu_keys}
         row = {
@@ -430,6 +445,7 @@ def section_b(plan: dict, stack, client: Client, processes: int, documents: list
             "cpu_ms_per_doc_e2e": cpu_e2e, "cpu_ms_per_doc_e2e_total": sum(cpu_e2e.values()),
             "cpu_ms_per_doc_inproc": median(inproc_cpu),
             "cpu_ratio": median(inproc_cpu) / sum(cpu_e2e.values()) if sum(cpu_e2e.values()) else None,
+            "queue_gap_ms_per_doc": median([g for g in gaps if g is not None]) if any(g is not None for g in gaps) else None,
         }
         rows.append(row)
         log(f"b: {processes} proc {doc.name:8} e2e {row['e2e_docs_per_s']:.2f} docs/s, in-process {row['inproc_docs_per_s']:.2f} docs/s, "
@@ -676,14 +692,17 @@ def markdown(result: dict) -> str:
         lines += ["## b. End-to-end throughput (API + Redis + Celery) vs in-process", "",
                   f"Target: end-to-end ≥ {TARGETS['e2e_ratio']} × in-process in the same number of processes.", "",
                   "CPU columns: CPU time per document summed over API, Redis and worker processes, against the in-process "
-                  "pool's; their ratio is what the throughput ratio would be on an otherwise idle machine.", "",
-                  "| document | processes | docs × runs | e2e docs/s | e2e words/s | in-process docs/s | ratio | CPU ms/doc e2e | CPU ms/doc in-process | CPU ratio | load |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+                  "pool's; their ratio is what the throughput ratio would be on an otherwise idle machine. Queue gap (1 process): "
+                  "the worker's idle time between one task's end and the next one's start, per document — what the queue "
+                  "adds to the critical path.", "",
+                  "| document | processes | docs × runs | e2e docs/s | e2e words/s | in-process docs/s | ratio | CPU ms/doc e2e | CPU ms/doc in-process | CPU ratio | queue gap ms/doc | load |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r in sec["b"]:
             ok = r["ratio"] >= TARGETS["e2e_ratio"]
             lines.append(f"| {r['doc']} | {r['processes']} | {r['docs_per_run']} × {r.get('runs', len(r['e2e_runs']))} | {_fmt(r['e2e_docs_per_s'], 2)} | {_fmt(r['e2e_words_per_s'], 0)} | "
                          f"{_fmt(r['inproc_docs_per_s'], 2)} | {r['ratio']:.3f}{_mark(ok)} | {_fmt(r['cpu_ms_per_doc_e2e_total'], 1)} | "
-                         f"{_fmt(r['cpu_ms_per_doc_inproc'], 1)} | {_fmt(r['cpu_ratio'], 3)} | {'/'.join(str(x) for x in r['load1'])} |")
+                         f"{_fmt(r['cpu_ms_per_doc_inproc'], 1)} | {_fmt(r['cpu_ratio'], 3)} | {_fmt(r.get('queue_gap_ms_per_doc'), 1)} | "
+                         f"{'/'.join(str(x) for x in r['load1'])} |")
         lines.append("")
     if "c" in sec:
         c = sec["c"]
