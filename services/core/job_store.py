@@ -2,10 +2,11 @@
 
 One hash per job (``docenrich:job:<id>``) holds the request, the document facts and one
 JSON field per task; the extracted text lives beside it (``docenrich:text:<id>``). Both
-expire after ``DOCENRICH_RESULT_TTL``. Task transitions go through one Lua script that
-refuses to leave a terminal state, so a task delivered twice (worker killed, broker
+expire after ``DOCENRICH_RESULT_TTL``. Task transitions go through Lua scripts that
+refuse to leave a terminal state, so a task delivered twice (worker killed, broker
 redelivery) never overwrites or duplicates a result; ``writes:<task>`` counts the
-terminal writes that actually happened.
+terminal writes that actually happened. The write of a job's last outcome also records
+the job's end (final status, counters) in the same step.
 """
 
 from __future__ import annotations
@@ -49,11 +50,8 @@ return 1
 
 _CREATE_SHA = hashlib.sha1(_CREATE.encode()).hexdigest()
 
-# A guarded task transition. KEYS: job hash and, for a finished task, the duration
-# histogram, whose bucket, sum and count move only when the write happened (a refused
-# duplicate is not counted twice). ARGV: field, state, now, allowed statuses, count the
-# write (1/0), channel to notify ('' for none), then the histogram's bucket, sum and count
-# fields and the seconds.
+# A guarded task transition (start, cancel). KEYS: job hash. ARGV: field, state, now,
+# allowed statuses, count the write (1/0), channel to notify (optional).
 _TRANSITION = """
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return -2 end
@@ -61,13 +59,47 @@ local status = cjson.decode(cur)['status']
 if not string.find(',' .. ARGV[4] .. ',', ',' .. status .. ',', 1, true) then return -1 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[3])
 if ARGV[5] == '1' then redis.call('HINCRBY', KEYS[1], 'writes:' .. string.sub(ARGV[1], 6), 1) end
-if ARGV[6] and ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], 'changed') end
-if KEYS[2] then
-  redis.call('HINCRBY', KEYS[2], ARGV[7], 1)
-  redis.call('HINCRBYFLOAT', KEYS[2], ARGV[8], ARGV[10])
-  redis.call('HINCRBY', KEYS[2], ARGV[9], 1)
-end
+if ARGV[6] then redis.call('PUBLISH', ARGV[6], 'changed') end
 return 1
+"""
+
+# A task's outcome, and what follows from it, in one step: the guarded write (running or
+# pending -> terminal; a duplicate gets -1, a vanished job -2), the change notice, the
+# duration histogram (only for a write that happened) and, when this write ended the job,
+# the job's end: its status derived as ``overall_status`` does, set once as final_status,
+# the job counted and taken out of the active set. Returns 1, or 2 when this call recorded
+# the job's end (the caller then runs the job-end listeners).
+# KEYS: job hash, duration histogram, active set, stats hash.
+# ARGV: field, state, now, channel, histogram bucket / sum / count fields ('' for none),
+# seconds, job id.
+_FINISH = """
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return -2 end
+local status = cjson.decode(cur)['status']
+if status ~= 'pending' and status ~= 'running' then return -1 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'writes:' .. string.sub(ARGV[1], 6), 1)
+redis.call('PUBLISH', ARGV[4], 'changed')
+if ARGV[5] ~= '' then
+  redis.call('HINCRBY', KEYS[2], ARGV[5], 1)
+  redis.call('HINCRBYFLOAT', KEYS[2], ARGV[6], ARGV[8])
+  redis.call('HINCRBY', KEYS[2], ARGV[7], 1)
+end
+local n, succeeded, cancelled = 0, 0, false
+for _, name in ipairs(cjson.decode(redis.call('HGET', KEYS[1], 'tasks') or '[]')) do
+  local state = redis.call('HGET', KEYS[1], 'task:' .. name)
+  local s = state and cjson.decode(state)['status'] or 'pending'
+  if s == 'pending' or s == 'running' then return 1 end
+  n = n + 1
+  if s == 'succeeded' then succeeded = succeeded + 1 elseif s == 'cancelled' then cancelled = true end
+end
+local final = 'failed'
+if cancelled then final = 'cancelled' elseif succeeded == n then final = 'succeeded'
+elseif succeeded > 0 then final = 'partially_succeeded' end
+redis.call('ZREM', KEYS[3], ARGV[9])
+if redis.call('HSETNX', KEYS[1], 'final_status', final) == 0 then return 1 end
+redis.call('HINCRBY', KEYS[4], 'jobs_' .. final, 1)
+return 2
 """
 
 # The once-only bookkeeping of a job that just ended: the first caller sets final_status,
@@ -178,6 +210,7 @@ class JobStore:
         self.ttl = ttl
         self._transition = client.register_script(_TRANSITION)
         self._end = client.register_script(_END)
+        self._finish = client.register_script(_FINISH)
         self._dispatch = client.register_script(_DISPATCH)
 
     # ---- API side -------------------------------------------------------------------
@@ -371,18 +404,10 @@ class JobStore:
             return None
         return record, text, now if ok == 1 else None
 
-    def _transition_in(
-        self, pipe: redis.client.Pipeline, job_id: str, task: str, state: str, now: str, count: str,
-        duration: tuple[str, str, str, float] | None = None,
-    ) -> None:
-        """Queue the pending/running -> ``state`` transition (which publishes the change)
-        and, with ``duration`` (``_duration_fields``), the task's duration metrics."""
-        keys = [job_key(job_id)]
-        args: list[Any] = [f"task:{task}", state, now, "pending,running", count, events_channel(job_id)]
-        if duration is not None:
-            keys.append(DURATION_KEY)
-            args.extend(duration)
-        pipe.evalsha(self._transition.sha, len(keys), *keys, *args)
+    def _transition_in(self, pipe: redis.client.Pipeline, job_id: str, task: str, state: str, now: str, count: str) -> None:
+        """Queue the pending/running -> ``state`` transition (which publishes the change)."""
+        args = [f"task:{task}", state, now, "pending,running", count, events_channel(job_id)]
+        pipe.evalsha(self._transition.sha, 1, job_key(job_id), *args)
 
     def pipeline_with_scripts(self, build: Callable[[redis.client.Pipeline], None]) -> list[Any]:
         """Run a pipeline holding EVALSHAs of this store's scripts. redis-py would ask
@@ -398,7 +423,7 @@ class JobStore:
             except redis.exceptions.NoScriptError:
                 if attempt == 2:
                     raise
-                for script in (_TRANSITION, _END, _DISPATCH):
+                for script in (_TRANSITION, _FINISH, _END, _DISPATCH):
                     self.redis.script_load(script)
         raise AssertionError("unreachable")
 
@@ -419,25 +444,25 @@ class JobStore:
         ``language``: the document's language, for the duration metrics (the language
         task counts under the language it found). ``then``: writes to send in the same
         round trip, after the outcome (the language task sets the detected language and
-        dispatches the rest). One round trip in all, two when this ended the job."""
+        dispatches the rest). One round trip; when this ended the job and job-end
+        listeners exist (webhooks), a second reads the record for them."""
         assert status in TERMINAL
         now = timeutil.iso_now()
         state = _dumps(_task_state(status, started_at=started_at, finished_at=now, result=result, error=error))
         if task == "language" and isinstance(result, dict) and result.get("code"):
             language = result["code"]
-        duration = _duration_fields(task, language or "und", started_at, now) if started_at else None
+        duration = _duration_fields(task, language or "und", started_at, now) if started_at else ("", "", "", 0.0)
 
         def build(pipe: redis.client.Pipeline) -> None:
-            self._transition_in(pipe, job_id, task, state, now, "1", duration)
+            keys = [job_key(job_id), DURATION_KEY, ACTIVE_KEY, STATS_KEY]
+            pipe.evalsha(self._finish.sha, len(keys), *keys, f"task:{task}", state, now, events_channel(job_id), *duration, job_id)
             if then is not None:
                 then(pipe)
-            pipe.hgetall(job_key(job_id))
 
-        replies = self.pipeline_with_scripts(build)
-        if replies[0] != 1:
-            return False
-        self.record_end(job_id, raw=replies[-1])
-        return True
+        reply = self.pipeline_with_scripts(build)[0]
+        if reply == 2:
+            self._job_ended(job_id)
+        return reply in (1, 2)
 
     def dispatch_in(self, pipe: redis.client.Pipeline, job_id: str, pushes: list[tuple[str, bytes]]) -> None:
         """Queue the once-only dispatch of ``pushes`` ((queue, message)) on ``pipe``: the
@@ -456,14 +481,22 @@ class JobStore:
         if record is None or record["status"] not in TERMINAL | {"partially_succeeded"}:
             return
         # One script: final_status set once (HSETNX) and the job counted once, even when
-        # the last two tasks finish at the same instant on two workers.
-        first = self._end(keys=[job_key(job_id), ACTIVE_KEY, STATS_KEY], args=[record["status"], job_id])
-        if first:
-            for listener in _job_end_listeners:
-                try:
-                    listener(self, record)
-                except Exception:
-                    log.exception("job-end listener failed", extra={"job_id": job_id})
+        # this runs twice at the same instant (a retry and the sweeper).
+        if self._end(keys=[job_key(job_id), ACTIVE_KEY, STATS_KEY], args=[record["status"], job_id]):
+            self._job_ended(job_id, record)
+
+    def _job_ended(self, job_id: str, record: dict[str, Any] | None = None) -> None:
+        """Run the job-end listeners (once per job: the caller recorded the end)."""
+        if not _job_end_listeners:
+            return
+        record = record or self._record(job_id)
+        if record is None:
+            return
+        for listener in _job_end_listeners:
+            try:
+                listener(self, record)
+            except Exception:
+                log.exception("job-end listener failed", extra={"job_id": job_id})
 
     def _notify(self, job_id: str) -> None:
         try:

@@ -132,3 +132,19 @@ def test_an_end_left_unrecorded_is_recorded_later(store):
     store.record_end(job["id"])
     assert store.redis.hget(job_key(job["id"]), "final_status") == "succeeded"
     assert int(store.redis.hget(STATS_KEY, "jobs_succeeded")) == before + 1
+
+
+@pytest.mark.parametrize("first", ["succeeded", "failed", "skipped", "cancelled"])
+@pytest.mark.parametrize("last", ["succeeded", "failed", "skipped", "cancelled"])
+def test_the_final_status_written_with_the_last_outcome_agrees_with_the_derived_one(store, first, last):
+    # The finish script derives the job's end in Lua; the API derives the status in Python.
+    from services.core.job_store import job_key
+
+    job, _ = _create(store)
+    state = '{"status": "%s", "started_at": null, "finished_at": null, "error": null, "result": null}' % first
+    assert store._transition(keys=[job_key(job["id"])], args=["task:language", state, "now", "pending", "1"]) == 1
+    assert store.redis.hget(job_key(job["id"]), "final_status") is None
+    assert store.finish_task(job["id"], "summary", last, started_at=None)
+    expected = overall_status({"language": {"status": first}, "summary": {"status": last}})
+    assert store.redis.hget(job_key(job["id"]), "final_status") == expected
+    assert store.get(job["id"], "t")["status"] == expected
