@@ -138,11 +138,11 @@ ACTIVE_KEY = f"{PREFIX}:active"
 # Task durations as Prometheus histogram buckets, written by every worker process and
 # read by the API's collector: fields "<task>|<language>|<le>" (non-cumulative counts),
 # "<task>|<language>|sum" and "<task>|<language>|count".
+DURATION_KEY = f"{PREFIX}:task_seconds"
+DURATION_BUCKETS: tuple[float, ...] = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 # Jobs whose webhook is not delivered (nor given up) yet, scored by when the next attempt
 # is due: the sweeper sends again the ones whose message died with a worker.
 WEBHOOK_PENDING_KEY = f"{PREFIX}:webhooks_pending"
-DURATION_KEY = f"{PREFIX}:task_seconds"
-DURATION_BUCKETS: tuple[float, ...] = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
 log = logging.getLogger("docenrich.store")
 _job_end_listeners: list[Callable[["JobStore", dict[str, Any]], None]] = []
@@ -469,9 +469,6 @@ class JobStore:
         messages go out only if the job was not dispatched before."""
         keys = [job_key(job_id), *(queue for queue, _ in pushes)]
         pipe.evalsha(self._dispatch.sha, len(keys), *keys, *(message for _, message in pushes))
-
-    def set_detected_language(self, job_id: str, code: str | None) -> None:
-        self.redis.hset(job_key(job_id), "detected_language", code or "")
 
     def record_end(self, job_id: str, raw: dict[str, str] | None = None) -> None:
         """Record the job's end (final status, stats, job-end listeners such as the

@@ -27,7 +27,7 @@ def create_app() -> Celery:
         task_time_limit=settings.task_time_limit,
         # No unacked bookkeeping in Redis (kombu's "ack emulation": a MULTI when a message
         # is taken and another at its ack, both blocking the worker's event loop between
-        # two tasks; ~2.5 ms of idle child per seed job, bench/README). The job store
+        # two tasks; ~2.5 ms of idle child per seed job, README "Speed and memory"). The job store
         # already knows every unfinished task and webhook: the sweeper (lifecycle.py) sends
         # again what made no progress for DOCENRICH_VISIBILITY_TIMEOUT, which also covers
         # the message kombu's bookkeeping could lose. A pool child killed mid-task is still
