@@ -37,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     api = sub.add_parser("api", help="the HTTP API alone (uvicorn)")
     _add_host_port(api)
-    api.add_argument("--workers", type=int, default=int(os.environ.get("DOCENRICH_API_WORKERS", "1")),
-                     help="API processes sharing the port (default 1, or DOCENRICH_API_WORKERS)")
+    api.add_argument("--workers", type=int, default=None,
+                     help="API processes sharing the port (default DOCENRICH_API_WORKERS, or 1)")
 
     worker = sub.add_parser("worker", help="a Celery worker")
     worker.add_argument("--queues", type=_queues, default=list(ALL_QUEUES), help="comma-separated, default all: language,entities,summary,webhooks")
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def cmd_api(host: str, port: int, workers: int = 1) -> int:
+def cmd_api(host: str, port: int, workers: int | None = None) -> int:
     import uvicorn
 
     from services.core import logging as log_setup
@@ -95,6 +95,7 @@ def cmd_api(host: str, port: int, workers: int = 1) -> int:
 
     settings = get_settings()
     log_setup.configure(settings.log_level, settings.log_format)
+    workers = workers or settings.api_workers
     metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # the processes sum their HTTP metrics through files here (services/api/metrics.py)

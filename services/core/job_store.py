@@ -63,28 +63,11 @@ if ARGV[6] then redis.call('PUBLISH', ARGV[6], 'changed') end
 return 1
 """
 
-# A task's outcome, and what follows from it, in one step: the guarded write (running or
-# pending -> terminal; a duplicate gets -1, a vanished job -2), the change notice, the
-# duration histogram (only for a write that happened) and, when this write ended the job,
-# the job's end: its status derived as ``overall_status`` does, set once as final_status,
-# the job counted and taken out of the active set. Returns 1, or 2 when this call recorded
-# the job's end (the caller then runs the job-end listeners).
-# KEYS: job hash, duration histogram, active set, stats hash.
-# ARGV: field, state, now, channel, histogram bucket / sum / count fields ('' for none),
-# seconds, job id.
-_FINISH = """
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if not cur then return -2 end
-local status = cjson.decode(cur)['status']
-if status ~= 'pending' and status ~= 'running' then return -1 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[3])
-redis.call('HINCRBY', KEYS[1], 'writes:' .. string.sub(ARGV[1], 6), 1)
-redis.call('PUBLISH', ARGV[4], 'changed')
-if ARGV[5] ~= '' then
-  redis.call('HINCRBY', KEYS[2], ARGV[5], 1)
-  redis.call('HINCRBYFLOAT', KEYS[2], ARGV[6], ARGV[8])
-  redis.call('HINCRBY', KEYS[2], ARGV[7], 1)
-end
+# The job's end, if every task is done and nobody recorded it yet: its status derived as
+# ``overall_status`` does, set once as final_status, the job counted and taken out of the
+# active set. Returns 1, or 2 when this call recorded the end (the caller then runs the
+# job-end listeners). KEYS: job hash, active set, stats hash. ARGV[1]: job id.
+_END = """
 local n, succeeded, cancelled = 0, 0, false
 for _, name in ipairs(cjson.decode(redis.call('HGET', KEYS[1], 'tasks') or '[]')) do
   local state = redis.call('HGET', KEYS[1], 'task:' .. name)
@@ -96,21 +79,33 @@ end
 local final = 'failed'
 if cancelled then final = 'cancelled' elseif succeeded == n then final = 'succeeded'
 elseif succeeded > 0 then final = 'partially_succeeded' end
-redis.call('ZREM', KEYS[3], ARGV[9])
+redis.call('ZREM', KEYS[2], ARGV[1])
 if redis.call('HSETNX', KEYS[1], 'final_status', final) == 0 then return 1 end
-redis.call('HINCRBY', KEYS[4], 'jobs_' .. final, 1)
+redis.call('HINCRBY', KEYS[3], 'jobs_' .. final, 1)
 return 2
 """
 
-# The once-only bookkeeping of a job that just ended: the first caller sets final_status,
-# counts the job and gets 1 (and then notifies the job-end listeners); later callers get 0.
-# KEYS: job hash, active set, stats hash. ARGV: status, job id.
-_END = """
-redis.call('ZREM', KEYS[2], ARGV[2])
-if redis.call('HSETNX', KEYS[1], 'final_status', ARGV[1]) == 0 then return 0 end
-redis.call('HINCRBY', KEYS[3], 'jobs_' .. ARGV[1], 1)
-return 1
-"""
+# A task's outcome, and what follows from it, in one step: the guarded write (running or
+# pending -> terminal; a duplicate gets -1, a vanished job -2), the change notice, the
+# duration histogram (only for a write that happened) and then ``_END``, so the last
+# outcome of a job records its end in the same step. Returns as ``_END`` does.
+# KEYS: job hash, active set, stats hash, duration histogram.
+# ARGV: job id, field, state, now, channel, histogram bucket / sum / count fields ('' for
+# none), seconds.
+_FINISH = """
+local cur = redis.call('HGET', KEYS[1], ARGV[2])
+if not cur then return -2 end
+local status = cjson.decode(cur)['status']
+if status ~= 'pending' and status ~= 'running' then return -1 end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3], 'updated_at', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'writes:' .. string.sub(ARGV[2], 6), 1)
+redis.call('PUBLISH', ARGV[5], 'changed')
+if ARGV[6] ~= '' then
+  redis.call('HINCRBY', KEYS[4], ARGV[6], 1)
+  redis.call('HINCRBYFLOAT', KEYS[4], ARGV[7], ARGV[9])
+  redis.call('HINCRBY', KEYS[4], ARGV[8], 1)
+end
+""" + _END
 
 # Downstream task messages of a job, sent once: the "dispatched" mark and the pushes in one
 # atomic step, so a redelivered language task neither fans out again nor, dying halfway,
@@ -385,7 +380,7 @@ class JobStore:
         now = timeutil.iso_now()
         state = _dumps(_task_state("running", started_at=now))
         # The script publishes the change itself: one round trip.
-        (ok,) = self.pipeline_with_scripts(lambda pipe: self._transition_in(pipe, job_id, task, state, now, "0"))
+        (ok,) = self.pipeline_with_scripts(lambda pipe: self._start_in(pipe, job_id, task, state, now))
         return now if ok == 1 else None
 
     def load_and_start(self, job_id: str, task: str) -> tuple[dict[str, str], str | None, str | None] | None:
@@ -397,16 +392,16 @@ class JobStore:
         def build(pipe: redis.client.Pipeline) -> None:
             pipe.hgetall(job_key(job_id))
             pipe.get(text_key(job_id))
-            self._transition_in(pipe, job_id, task, state, now, "0")
+            self._start_in(pipe, job_id, task, state, now)
 
         record, text, ok = self.pipeline_with_scripts(build)
         if not record:
             return None
         return record, text, now if ok == 1 else None
 
-    def _transition_in(self, pipe: redis.client.Pipeline, job_id: str, task: str, state: str, now: str, count: str) -> None:
-        """Queue the pending/running -> ``state`` transition (which publishes the change)."""
-        args = [f"task:{task}", state, now, "pending,running", count, events_channel(job_id)]
+    def _start_in(self, pipe: redis.client.Pipeline, job_id: str, task: str, state: str, now: str) -> None:
+        """Queue the pending/running -> running transition (which publishes the change)."""
+        args = [f"task:{task}", state, now, "pending,running", "0", events_channel(job_id)]
         pipe.evalsha(self._transition.sha, 1, job_key(job_id), *args)
 
     def pipeline_with_scripts(self, build: Callable[[redis.client.Pipeline], None]) -> list[Any]:
@@ -454,8 +449,8 @@ class JobStore:
         duration = _duration_fields(task, language or "und", started_at, now) if started_at else ("", "", "", 0.0)
 
         def build(pipe: redis.client.Pipeline) -> None:
-            keys = [job_key(job_id), DURATION_KEY, ACTIVE_KEY, STATS_KEY]
-            pipe.evalsha(self._finish.sha, len(keys), *keys, f"task:{task}", state, now, events_channel(job_id), *duration, job_id)
+            keys = [job_key(job_id), ACTIVE_KEY, STATS_KEY, DURATION_KEY]
+            pipe.evalsha(self._finish.sha, len(keys), *keys, job_id, f"task:{task}", state, now, events_channel(job_id), *duration)
             if then is not None:
                 then(pipe)
 
@@ -470,23 +465,19 @@ class JobStore:
         keys = [job_key(job_id), *(queue for queue, _ in pushes)]
         pipe.evalsha(self._dispatch.sha, len(keys), *keys, *(message for _, message in pushes))
 
-    def record_end(self, job_id: str, raw: dict[str, str] | None = None) -> None:
+    def record_end(self, job_id: str) -> None:
         """Record the job's end (final status, stats, job-end listeners such as the
-        webhook) if every task is done and nobody did yet. ``raw``: the record if the
-        caller just read it."""
-        record = to_public(raw) if raw else self._record(job_id)
-        if record is None or record["status"] not in TERMINAL | {"partially_succeeded"}:
-            return
-        # One script: final_status set once (HSETNX) and the job counted once, even when
-        # this runs twice at the same instant (a retry and the sweeper).
-        if self._end(keys=[job_key(job_id), ACTIVE_KEY, STATS_KEY], args=[record["status"], job_id]):
-            self._job_ended(job_id, record)
+        webhook) if every task is done and nobody did yet: the part of ``finish_task``
+        that a write cut off (Redis went away in between), or a cancel. Once only, even
+        when a retry and the sweeper run it at the same instant."""
+        if self._end(keys=[job_key(job_id), ACTIVE_KEY, STATS_KEY], args=[job_id]) == 2:
+            self._job_ended(job_id)
 
-    def _job_ended(self, job_id: str, record: dict[str, Any] | None = None) -> None:
+    def _job_ended(self, job_id: str) -> None:
         """Run the job-end listeners (once per job: the caller recorded the end)."""
         if not _job_end_listeners:
             return
-        record = record or self._record(job_id)
+        record = self._record(job_id)
         if record is None:
             return
         for listener in _job_end_listeners:

@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     max_queue_depth: int = Field(10_000, gt=0, description="Back-pressure: 503 when a queue is deeper.")
     rate_limit_per_minute: int = Field(0, ge=0, description="Per-tenant POST limit; 0 disables.")
     api_keys: str = Field("", description="key1:tenant1,key2:tenant2; empty = open (development).")
+    api_workers: int = Field(1, ge=1, description="API processes sharing the port (docenrich api --workers).")
     result_ttl: int = Field(7 * 24 * 3600, gt=0, description="Seconds job records and texts are kept.")
 
     # Reliability knobs: time limits stay below the visibility timeout (after which the

@@ -45,11 +45,16 @@ def broker_is_store() -> bool:
     return publish.enabled() and settings.effective_broker_url == settings.redis_url
 
 
+def task_messages(job_id: str, tasks: list[str], parent: str | None = None) -> list[tuple[str, bytes]]:
+    """(queue, message) of each task, for the job store to push in one of its own atomic
+    steps (see ``broker_is_store``); ``parent``: the Celery id of the task that sent them."""
+    return [(task, publish.message(f"docenrich.{task}", job_id, task, celery_task_id(job_id, task), parent_id=parent, root_id=parent))
+            for task in tasks]
+
+
 def first_wave_messages(job_id: str, tasks: list[str], language_hint: str | None) -> list[tuple[str, bytes]]:
-    """(queue, message) of each task of the first wave, for the job store to push with the
-    job itself (see ``broker_is_store``)."""
-    return [(task, publish.message(f"docenrich.{task}", job_id, task, celery_task_id(job_id, task)))
-            for task in first_wave(tasks, language_hint)]
+    """(queue, message) of each task of the first wave, to push with the job itself."""
+    return task_messages(job_id, first_wave(tasks, language_hint))
 
 
 def dispatch(job_id: str, tasks: list[str], language_hint: str | None) -> None:
@@ -57,12 +62,12 @@ def dispatch(job_id: str, tasks: list[str], language_hint: str | None) -> None:
     send(job_id, first_wave(tasks, language_hint))
 
 
-def send(job_id: str, tasks: list[str]) -> None:
-    """Queue one message per task for this job."""
+def send(job_id: str, tasks: list[str], parent: str | None = None) -> None:
+    """Queue one message per task for this job (``parent``: as in ``task_messages``)."""
     if publish.enabled():  # Redis broker: one pipelined LPUSH per message (publish.py)
         pipe = publish.broker().pipeline(transaction=False)
         for task in tasks:
-            publish.push(pipe, f"docenrich.{task}", job_id, task, celery_task_id(job_id, task))
+            publish.push(pipe, f"docenrich.{task}", job_id, task, celery_task_id(job_id, task), parent_id=parent, root_id=parent)
         pipe.execute()
         return
     from services.worker.celery_app import app
@@ -95,7 +100,7 @@ def sweep(stale_after: float, limit: int = 500) -> list[str]:
         tasks = orjson.loads(raw["tasks"])
         unfinished = [t for t in tasks if orjson.loads(raw[f"task:{t}"])["status"] in ("pending", "running")]
         if not unfinished:
-            store.record_end(job_id, raw)  # every task done, the end never recorded
+            store.record_end(job_id)  # every task done, the end never recorded
             continue
         needs_language = "language" in unfinished or (
             not raw.get("dispatched") and first_wave(tasks, raw.get("language_hint") or None) == ["language"]
@@ -118,10 +123,7 @@ def _dispatch_in(pipe: redis.client.Pipeline, job_id: str, record: dict[str, str
     ``record`` was read. The job store's script sends the messages only once."""
     if record.get("dispatched") or not broker_is_store():
         return False
-    parent = celery_task_id(job_id, "language")
-    pushes = [(task, publish.message(f"docenrich.{task}", job_id, task, celery_task_id(job_id, task), parent_id=parent, root_id=parent))
-              for task in _downstream(record)]
-    get_store().dispatch_in(pipe, job_id, pushes)
+    get_store().dispatch_in(pipe, job_id, task_messages(job_id, _downstream(record), parent=celery_task_id(job_id, "language")))
     return True
 
 
@@ -134,18 +136,7 @@ def _dispatch_downstream(job_id: str, record: dict[str, str]) -> None:
     if broker_is_store():
         store.pipeline_with_scripts(lambda pipe: _dispatch_in(pipe, job_id, record))
         return
-    downstream = _downstream(record)
-    if publish.enabled():
-        pipe = publish.broker().pipeline(transaction=False)
-        parent = celery_task_id(job_id, "language")
-        for task in downstream:
-            publish.push(pipe, f"docenrich.{task}", job_id, task, celery_task_id(job_id, task), parent_id=parent, root_id=parent)
-        pipe.execute()
-    else:
-        from services.worker.celery_app import app
-
-        for task in downstream:
-            app.send_task(f"docenrich.{task}", args=[job_id], queue=task, task_id=celery_task_id(job_id, task))
+    send(job_id, _downstream(record), parent=celery_task_id(job_id, "language"))
     store.redis.hset(job_key(job_id), "dispatched", "1")  # only after the messages
 
 
