@@ -65,8 +65,9 @@ return 1
 
 # The job's end, if every task is done and nobody recorded it yet: its status derived as
 # ``overall_status`` does, set once as final_status, the job counted and taken out of the
-# active set. Returns 1, or 2 when this call recorded the end (the caller then runs the
-# job-end listeners). KEYS: job hash, active set, stats hash. ARGV[1]: job id.
+# active set. Returns 1; 2 when this call recorded the end; 3 when it did and the job has
+# a callback URL (the caller then runs the job-end listeners: a job without one costs no
+# read). KEYS: job hash, active set, stats hash. ARGV[1]: job id.
 _END = """
 local n, succeeded, cancelled = 0, 0, false
 for _, name in ipairs(cjson.decode(redis.call('HGET', KEYS[1], 'tasks') or '[]')) do
@@ -82,6 +83,7 @@ elseif succeeded > 0 then final = 'partially_succeeded' end
 redis.call('ZREM', KEYS[2], ARGV[1])
 if redis.call('HSETNX', KEYS[1], 'final_status', final) == 0 then return 1 end
 redis.call('HINCRBY', KEYS[3], 'jobs_' .. final, 1)
+if (redis.call('HGET', KEYS[1], 'callback_url') or '') ~= '' then return 3 end
 return 2
 """
 
@@ -149,8 +151,9 @@ def events_channel(job_id: str) -> str:
 
 
 def on_job_end(listener: Callable[["JobStore", dict[str, Any]], None]) -> None:
-    """Call ``listener(store, job)`` once per job, in the process that ended it (a worker,
-    or the API for a cancel). Used for webhooks; a failing listener is logged, not raised."""
+    """Call ``listener(store, job)`` once per job that has a callback URL, in the process
+    that ended it (a worker, or the API for a cancel). Used for webhooks; a failing
+    listener is logged, not raised."""
     if listener not in _job_end_listeners:
         _job_end_listeners.append(listener)
 
@@ -439,8 +442,8 @@ class JobStore:
         ``language``: the document's language, for the duration metrics (the language
         task counts under the language it found). ``then``: writes to send in the same
         round trip, after the outcome (the language task sets the detected language and
-        dispatches the rest). One round trip; when this ended the job and job-end
-        listeners exist (webhooks), a second reads the record for them."""
+        dispatches the rest). One round trip; when this ended a job that has a callback
+        URL and job-end listeners exist (webhooks), a second reads the record for them."""
         assert status in TERMINAL
         now = timeutil.iso_now()
         state = _dumps(_task_state(status, started_at=started_at, finished_at=now, result=result, error=error))
@@ -455,9 +458,9 @@ class JobStore:
                 then(pipe)
 
         reply = self.pipeline_with_scripts(build)[0]
-        if reply == 2:
+        if reply == 3:
             self._job_ended(job_id)
-        return reply in (1, 2)
+        return reply in (1, 2, 3)
 
     def dispatch_in(self, pipe: redis.client.Pipeline, job_id: str, pushes: list[tuple[str, bytes]]) -> None:
         """Queue the once-only dispatch of ``pushes`` ((queue, message)) on ``pipe``: the
@@ -470,7 +473,7 @@ class JobStore:
         webhook) if every task is done and nobody did yet: the part of ``finish_task``
         that a write cut off (Redis went away in between), or a cancel. Once only, even
         when a retry and the sweeper run it at the same instant."""
-        if self._end(keys=[job_key(job_id), ACTIVE_KEY, STATS_KEY], args=[job_id]) == 2:
+        if self._end(keys=[job_key(job_id), ACTIVE_KEY, STATS_KEY], args=[job_id]) == 3:
             self._job_ended(job_id)
 
     def _job_ended(self, job_id: str) -> None:

@@ -148,3 +148,17 @@ def test_the_final_status_written_with_the_last_outcome_agrees_with_the_derived_
     expected = overall_status({"language": {"status": first}, "summary": {"status": last}})
     assert store.redis.hget(job_key(job["id"]), "final_status") == expected
     assert store.get(job["id"], "t")["status"] == expected
+
+
+def test_job_end_listeners_hear_each_job_with_a_callback_once_and_no_other(store, monkeypatch):
+    from services.core import job_store
+
+    heard = []
+    monkeypatch.setattr(job_store, "_job_end_listeners", [lambda _store, job: heard.append(job["id"])])
+    with_url, _ = _create(store, tasks=["summary"], callback_url="https://example.org/hook")
+    without, _ = _create(store, tasks=["summary"])
+    for job in (with_url, without):
+        assert store.finish_task(job["id"], "summary", "succeeded", started_at=None, result={})
+        assert not store.finish_task(job["id"], "summary", "succeeded", started_at=None, result={})
+        store.record_end(job["id"])
+    assert heard == [with_url["id"]]
