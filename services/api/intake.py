@@ -167,6 +167,13 @@ async def check_capacity_async(settings: Settings, broker: redis.Redis, client: 
     if capacity_cached(settings, broker):
         return
     now = time.monotonic()
+    cache = _depth_cache.get(id(broker))
+    if cache is not None and cache[1] + cache[2] + 1 <= settings.max_queue_depth * 0.9:
+        # Only the age made the cache stale: one request reads the depths, and the ones
+        # arriving while it waits for Redis keep counting on the cache instead of each
+        # sending the same read (64 connections sent up to 64 reads every refresh).
+        cache[0] = now
+        cache[2] += 1
     pipe = client.pipeline(transaction=False)
     for name in TASK_NAMES:
         pipe.llen(name)
