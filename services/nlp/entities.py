@@ -43,6 +43,11 @@ LABELS = ("PER", "ORG", "LOC", "MISC")
 _MAX_CHUNK = 5000
 _PIPE_BATCH = 64
 
+# Seed-vote ensembles (a model whose meta lists ``vote_members``) run every member, which
+# costs that many times the time of one: DOCENRICH_NER_VOTE=0 runs the first alone (nl:
+# dev F1 0.825 -> 0.813, three times the words per second; training/ner/README.md).
+_VOTE = os.environ.get("DOCENRICH_NER_VOTE", "1") == "1"
+
 _MODELS: dict[str, Any] = {}  # model dir name -> loaded spaCy Language
 _LOCK = threading.Lock()
 _INDEX: dict[str, dict] | None = None  # language -> {"dir": Path, "meta": dict}
@@ -165,8 +170,20 @@ def _load(entry: dict):
                 import spacy
 
                 nlp = spacy.load(d)
+                members = _vote_members(entry)
+                if members:
+                    nlp = _VoteModel([nlp, *(spacy.load(d / m) for m in members)])
             _MODELS[d.name] = nlp
     return nlp
+
+
+def _vote_members(entry: dict) -> list[str]:
+    """The seed-vote members of a model (subdirectories), when voting is on and every
+    member is there; else none and the model runs alone."""
+    members = (entry["meta"].get("docenrich") or {}).get("vote_members") or []
+    if not _VOTE or not all((entry["dir"] / m / "meta.json").is_file() for m in members):
+        return []
+    return members
 
 
 def preload(languages: list[str] | None = None) -> None:
@@ -303,8 +320,29 @@ def _merge_helper(res: list[tuple[int, int, str, float]], extra: list[tuple[int,
     return sorted(out)
 
 
+class _VoteModel:
+    """spaCy NER models of one language trained alike from different random seeds: a
+    mention stands when most members predict it (same span, same label). Its score is
+    the members' mean, a member that missed it counting 0. Majority mentions never
+    overlap (two overlapping ones would need a member predicting both)."""
+
+    def __init__(self, members: list):
+        self.members = members
+
+    def vote(self, per_member: list[list[tuple[int, int, str, float]]]) -> list[tuple[int, int, str, float]]:
+        scores: dict[tuple[int, int, str], list[float]] = {}
+        for ents in per_member:
+            for s, e, label, score in ents:
+                scores.setdefault((s, e, label), []).append(score)
+        need = len(self.members) // 2 + 1
+        return sorted((*k, sum(v) / len(self.members)) for k, v in scores.items() if len(v) >= need)
+
+
 def _run(nlp, chunks: list[str]) -> list[list[tuple[int, int, str, float]]]:
     """Token-level NER over the chunks: (start_char, end_char, label, score) per chunk."""
+    if isinstance(nlp, _VoteModel):
+        runs = [_run(m, chunks) for m in nlp.members]
+        return [nlp.vote(list(per_chunk)) for per_chunk in zip(*runs)]
     if isinstance(nlp, _CrfModel):
         results = [nlp.spans(c) for c in chunks]
         if nlp.helper is not None:
@@ -498,10 +536,15 @@ def _group(text: str, mentions: list[dict], lang: str) -> list[dict]:
 # --------------------------------------------------------------------------- public API
 
 
-def model_name(language: str) -> str:
-    lang, entry, _ = _model_for(language)
+def _name(entry: dict) -> str:
     meta = entry["meta"]
-    return f"{meta['name']}-{meta['version']}"
+    alone = "" if _vote_members(entry) or not (meta.get("docenrich") or {}).get("vote_members") else "-single"
+    return f"{meta['name']}-{meta['version']}{alone}"
+
+
+def model_name(language: str) -> str:
+    _, entry, _ = _model_for(language)
+    return _name(entry)
 
 
 def extract_entities(text: str, language: str | None) -> dict:
@@ -509,7 +552,6 @@ def extract_entities(text: str, language: str | None) -> dict:
 
     Raises NoModelForLanguage when ``language`` is None or has no model."""
     lang, entry, nlp = _model_for(language)
-    meta = entry["meta"]
     pieces = list(_chunks(text))
     results = _run(nlp, [p for _, p in pieces]) if pieces else []
     mentions: list[dict] = []
@@ -521,7 +563,7 @@ def extract_entities(text: str, language: str | None) -> dict:
             mentions.append({"text": text[s:e], "label": label, "start": s, "end": e, "score": round(score, 4)})
     mentions.sort(key=lambda m: (m["start"], m["end"]))
     return {
-        "model": f"{meta['name']}-{meta['version']}",
+        "model": _name(entry),
         "language": lang,
         "entities": mentions,
         "groups": _group(text, mentions, lang),

@@ -202,3 +202,29 @@ def test_arabic_crf_uses_word_clusters():
     # a word the table does not know gets no cluster feature; no table, no cluster features
     assert not any(f.startswith("c") and f[1].isdigit() for f in feats[0])
     assert not any("c0=" in f or "c1=" in f for fs in arabic.crf_features(words) for f in fs)
+
+
+def test_seed_vote_keeps_majority_mentions_with_the_mean_score():
+    vote = entities._VoteModel(members=[None, None, None])
+    a = [(0, 5, "PER", 0.9), (10, 14, "LOC", 0.8), (20, 25, "ORG", 0.7)]
+    b = [(0, 5, "PER", 0.6), (10, 14, "ORG", 0.9), (30, 33, "MISC", 0.99)]
+    c = [(0, 5, "PER", 0.3), (10, 14, "LOC", 0.5), (20, 26, "ORG", 0.7)]
+    # PER: all three; LOC: two of three (b says ORG); the ORG spans differ, MISC is b's alone
+    assert vote.vote([a, b, c]) == [(0, 5, "PER", pytest.approx(0.6)), (10, 14, "LOC", pytest.approx(1.3 / 3))]
+    assert vote.vote([[], [], []]) == []
+
+
+@pytest.mark.skipif("nl" not in available_languages(), reason="no Dutch model")
+def test_dutch_runs_its_seed_vote_and_can_run_alone(monkeypatch):
+    text = "Mark Rutte sprak dinsdag in Den Haag met de directie van Philips over de Europese Unie."
+    voted = extract_entities(text, "nl")
+    assert isinstance(entities._model_for("nl")[2], entities._VoteModel)
+    assert not voted["model"].endswith("-single")
+    _check_offsets(text, voted)
+    monkeypatch.setattr(entities, "_VOTE", False)
+    monkeypatch.setattr(entities, "_MODELS", {})
+    alone = extract_entities(text, "nl")
+    assert alone["model"] == voted["model"] + "-single"
+    assert not isinstance(entities._model_for("nl")[2], entities._VoteModel)
+    _check_offsets(text, alone)
+    assert {m["text"] for m in alone["entities"]} & {"Mark Rutte", "Den Haag", "Philips"}

@@ -56,10 +56,15 @@ HOW = {
 }
 
 
+def _member_dir(specs: dict, model: str) -> str:
+    return specs[model]["name"].split("/", 1)[1]
+
+
 def main() -> None:
     results_path = REPO / "evaluation" / "results" / "ner.json"
     results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.exists() else {}
-    for key, spec in load_specs().items():
+    specs = load_specs()
+    for key, spec in specs.items():
         if "/" in spec["name"] or spec.get("resume_from") or spec.get("variant_of"):  # member / second stage / opt-in variant: not the shipped card
             continue
         d = MODELS_DIR / spec["name"]
@@ -89,6 +94,13 @@ def main() -> None:
             "",
             HOW[backend],
             "",
+            *([f"Seed vote: {len(spec['vote_members']) + 1} such models, trained alike from system seeds 42 (this "
+               f"directory) and " + ", ".join(str(specs[m]["seed"]) for m in spec["vote_members"])
+               + " (subdirectories " + ", ".join(f"`{_member_dir(specs, m)}/`" for m in spec["vote_members"])
+               + "), all run on the text; a mention stands when most of them predict it (same span and label), "
+                 "with the mean of their scores (0 for a member that missed it). It costs that many times one "
+                 "model's time; `DOCENRICH_NER_VOTE=0` runs this directory's model alone (model name suffix `-single`).", ""]
+              if spec.get("vote_members") else []),
             "Mention score (model-derived, in [0, 1]): " + (
                 "for CRF mentions, the lowest CRF marginal probability of the predicted BIO tags inside the mention; "
                 "for spaCy-added mentions, as below; propagated mentions get 0.8x their source's score. "
@@ -151,6 +163,7 @@ def main() -> None:
             "```",
             *([".venv/bin/python -m training.ner.train --model ar   # spaCy member -> spacy/"] if backend == "crf+spacy" else []),
             f".venv/bin/python -m training.ner.{'train_crf' if backend.startswith('crf') else 'train'} --model {key}",
+            *[f".venv/bin/python -m training.ner.train --model {m}   # vote member, after {key}" for m in spec.get("vote_members", [])],
             *([".venv/bin/python -m training.ner.train --model eu_resume   # stage 2: continues stage 1's model-best"]
               if key == "eu" else []),
             ".venv/bin/python -m evaluation.ner",

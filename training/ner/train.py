@@ -56,6 +56,8 @@ def train(model: str, overrides: dict, export: bool = True, tag: str = "") -> di
     ov = {"paths.train": str(work / "train.spacy"), "paths.dev": str(work / "dev.spacy")}
     if spec.get("resume_from"):
         ov["paths.resume"] = str(WORK / spec["resume_from"])
+    if spec.get("seed") is not None:  # a vote member: the same model from another seed
+        ov["system.seed"] = spec["seed"]
     if spec.get("vectors"):
         from .vectors import ensure
 
@@ -89,15 +91,24 @@ def train(model: str, overrides: dict, export: bool = True, tag: str = "") -> di
     return entry
 
 
+def _member_dir(model: str) -> str:
+    """The subdirectory a vote member (``name`` ``<parent>/<dir>``) is exported to."""
+    return load_specs()[model]["name"].split("/", 1)[1]
+
+
 def export_model(model: str, best: Path, entry: dict) -> Path:
     spec = load_specs()[model]
     dest = MODELS_DIR / spec["name"]
     card = dest / "MODEL_CARD.md"
     card_text = card.read_text(encoding="utf-8") if card.exists() else None
+    # Vote members live inside the model's directory (exported after it): keep them.
+    members = [_member_dir(m) for m in spec.get("vote_members", [])]
     if dest.exists():
-        shutil.rmtree(dest)
+        for child in dest.iterdir():
+            if child.name not in members:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(best, dest)
+    shutil.copytree(best, dest, dirs_exist_ok=True)
     meta = json.loads((dest / "meta.json").read_text(encoding="utf-8"))
     if "/" in spec["name"]:  # a member of an ensemble: no routing entry of its own
         meta.update({"name": spec["name"].replace("/", "_"), "version": spec["version"],
@@ -117,6 +128,7 @@ def export_model(model: str, best: Path, entry: dict) -> Path:
                 "train_dev_ents": entry["train_dev_ents"],
                 "trained_at": entry["time"],
                 "overrides": entry["overrides"],
+                **({"vote_members": members} if members else {}),
             },
         }
     )
