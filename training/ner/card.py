@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from .common import MODELS_DIR, REPO, load_specs
+from .common import MODELS_DIR, REPO, load_specs, member_dir
 
 LICENSES = {
     "anercorp": "ANERcorp (Benajiba et al. 2007): no license file in the source repo, described as free for research -> research-only unless cleared",
@@ -56,10 +56,6 @@ HOW = {
 }
 
 
-def _member_dir(specs: dict, model: str) -> str:
-    return specs[model]["name"].split("/", 1)[1]
-
-
 def main() -> None:
     results_path = REPO / "evaluation" / "results" / "ner.json"
     results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.exists() else {}
@@ -96,7 +92,7 @@ def main() -> None:
             "",
             *([f"Seed vote: {len(spec['vote_members']) + 1} such models, trained alike from system seeds 42 (this "
                f"directory) and " + ", ".join(str(specs[m]["seed"]) for m in spec["vote_members"])
-               + " (subdirectories " + ", ".join(f"`{_member_dir(specs, m)}/`" for m in spec["vote_members"])
+               + " (subdirectories " + ", ".join(f"`{member_dir(specs, m)}/`" for m in spec["vote_members"])
                + "), all run on the text; a mention stands when most of them predict it (same span and label), "
                  "with the mean of their scores (0 for a member that missed it). It costs that many times one "
                  "model's time; `DOCENRICH_NER_VOTE=0` runs this directory's model alone (model name suffix `-single`).", ""]

@@ -19,6 +19,11 @@ def load_specs() -> dict:
     return {k: v for k, v in specs.items() if not k.startswith("_")}
 
 
+def member_dir(specs: dict, model: str) -> str:
+    """The subdirectory a member model (``name`` ``<parent>/<dir>``) is exported to."""
+    return specs[model]["name"].split("/", 1)[1]
+
+
 def parse_corpus_ref(ref: str) -> tuple[str, int | None]:
     """``name`` or ``name:N`` (first N sentences)."""
     if ":" in ref:

