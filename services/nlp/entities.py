@@ -71,11 +71,14 @@ def _index() -> dict[str, dict]:
                     continue
                 meta = json.loads(meta_path.read_text(encoding="utf-8"))
                 langs = (meta.get("docenrich") or {}).get("languages", [])
+                # seed-vote members (subdirectories): used only when all of them are there
+                members = (meta.get("docenrich") or {}).get("vote_members") or []
+                members = members if all((d / m / "meta.json").is_file() for m in members) else []
                 for lang in langs:
                     # a model made for fewer languages is the more specific one: it wins
                     cur = idx.get(lang)
                     if cur is None or len(langs) < cur["n_languages"]:
-                        idx[lang] = {"dir": d, "meta": meta, "n_languages": len(langs)}
+                        idx[lang] = {"dir": d, "meta": meta, "n_languages": len(langs), "vote_members": members}
         _INDEX = idx
     return _INDEX
 
@@ -178,12 +181,9 @@ def _load(entry: dict):
 
 
 def _vote_members(entry: dict) -> list[str]:
-    """The seed-vote members of a model (subdirectories), when voting is on and every
-    member is there; else none and the model runs alone."""
-    members = (entry["meta"].get("docenrich") or {}).get("vote_members") or []
-    if not _VOTE or not all((entry["dir"] / m / "meta.json").is_file() for m in members):
-        return []
-    return members
+    """The seed-vote members of a model when voting is on (found by ``_index``, which
+    keeps them only when every one is there); else none and the model runs alone."""
+    return entry["vote_members"] if _VOTE else []
 
 
 def preload(languages: list[str] | None = None) -> None:
