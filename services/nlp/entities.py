@@ -1,6 +1,7 @@
 """Named-entity extraction engine (plain Python; no web framework, no task queue).
 
-Models are spaCy pipelines or (Arabic) a CRF, trained by ``training/ner`` and committed under
+Models are spaCy pipelines, (Arabic) a CRF, or (English) a transformer encoder run with ONNX
+Runtime (``encoder_ner``), trained by ``training/ner`` and committed under
 ``services/nlp/models/ner/<name>/``; each ``meta.json`` lists the ISO 639-1 languages it
 serves (``docenrich.languages``). Nothing is downloaded: models load from the package
 directory, once per process (``preload`` in the Celery parent before fork, or lazily on
@@ -16,6 +17,8 @@ Scores are model-derived confidences in [0, 1]:
 * spaCy models (transition-based NER, greedy decoding exactly as trained): the lowest
   softmax probability, over the valid transitions, of the transitions taken inside the
   mention (``_greedy_parse_with_probs``).
+* encoder models (``encoder_ner``): the lowest softmax probability, over the mention's
+  words, of the label chosen for the word.
 * Arabic CRF model: the lowest marginal probability of the predicted BIO tags inside the
   mention; mentions added by document-level propagation keep 0.8x their source's score.
 """
@@ -33,6 +36,7 @@ from typing import Any, Iterable
 from services.core.errors import TaskSkipped
 
 from . import arabic
+from .encoder_ner import EncoderTagger
 
 MODELS_DIR = Path(os.environ.get("DOCENRICH_NER_MODELS_DIR", Path(__file__).resolve().parent / "models" / "ner"))
 LABELS = ("PER", "ORG", "LOC", "MISC")
@@ -163,7 +167,9 @@ def _load(entry: dict):
         nlp = _MODELS.get(d.name)
         if nlp is None:
             backend = entry["meta"].get("backend")
-            if backend == "crfsuite":
+            if backend == "onnx-encoder":
+                nlp = EncoderTagger(d)
+            elif backend == "crfsuite":
                 nlp = _CrfModel(d / "model.crfsuite")
             elif backend == "crf+spacy":
                 import spacy
@@ -340,6 +346,8 @@ class _VoteModel:
 
 def _run(nlp, chunks: list[str]) -> list[list[tuple[int, int, str, float]]]:
     """Token-level NER over the chunks: (start_char, end_char, label, score) per chunk."""
+    if isinstance(nlp, EncoderTagger):
+        return nlp.run(chunks)
     if isinstance(nlp, _VoteModel):
         runs = [_run(m, chunks) for m in nlp.members]
         return [nlp.vote(list(per_chunk)) for per_chunk in zip(*runs)]

@@ -228,3 +228,49 @@ def test_dutch_runs_its_seed_vote_and_can_run_alone(monkeypatch):
     assert not isinstance(entities._model_for("nl")[2], entities._VoteModel)
     _check_offsets(text, alone)
     assert {m["text"] for m in alone["entities"]} & {"Mark Rutte", "Den Haag", "Philips"}
+
+
+@pytest.mark.skipif("en" not in available_languages(), reason="no English model")
+def test_english_encoder_windows_and_pieceless_words_keep_offsets():
+    from services.nlp.encoder_ner import EncoderTagger
+
+    tagger = entities._model_for("en")[2]
+    assert isinstance(tagger, EncoderTagger)
+    # a 300-word sentence with no full stop is cut into windows that each fit the model
+    words = ("the committee discussed budgets and schedules with delegates " * 40).split()[:300]
+    text = " ".join(words) + " before Angela Merkel flew to Berlin"
+    windows = [w for win in tagger._windows(text) for w in tagger._fit(win)]
+    assert len(windows) >= 3
+    assert all(len(enc[0]) <= tagger.max_pieces for _, enc in windows)
+    assert [t for win, _ in windows for t in win] == [t for win in tagger._windows(text) for t in win]
+    res = extract_entities(text, "en")
+    _check_offsets(text, res)
+    assert ("Berlin", "LOC") in {(m["text"], m["label"]) for m in res["entities"]}
+    # a word the tokenizer turns into no word piece (a lone soft hyphen) leaves the
+    # labels of the words after it where they belong
+    text = "Yesterday Angela Merkel \u00ad visited Paris and met Emmanuel Macron ."
+    res = extract_entities(text, "en")
+    _check_offsets(text, res)
+    found = {(m["text"], m["label"]) for m in res["entities"]}
+    assert {("Paris", "LOC"), ("Emmanuel Macron", "PER")} <= found
+    assert res["model"].startswith("docenrich_ner_en-2.")
+
+
+def test_encoder_decoding_reads_the_first_piece_of_each_word():
+    import numpy as np
+
+    from services.nlp.encoder_ner import EncoderTagger, case_id
+
+    tagger = EncoderTagger.__new__(EncoderTagger)  # decoding needs only the label list
+    tagger.labels = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+    words = [(0, 3, "Ann"), (4, 9, "Smith"), (10, 13, "met"), (14, 17, "IBM"), (18, 20, "in"), (21, 25, "Rome")]
+    # pieces: [CLS] ann smith met ib ##m in ro ##me [SEP]; the second piece of a word is ignored
+    wid = [None, 0, 1, 2, 3, 3, 4, 5, 5, None]
+    chosen = ["O", "B-PER", "I-PER", "O", "I-ORG", "B-LOC", "O", "I-LOC", "B-MISC", "O"]
+    probs = np.full((len(wid), 9), 0.01, np.float32)
+    for j, (lab, p) in enumerate(zip(chosen, [0.9, 0.95, 0.6, 0.99, 0.7, 0.9, 0.98, 0.8, 0.9, 0.9])):
+        probs[j, tagger.labels.index(lab)] = p
+    # "I-ORG" after "O" opens a mention; "Rome" is I-LOC with no open LOC: a mention of its own
+    assert tagger._decode(words, wid, probs) == [
+        (0, 9, "PER", pytest.approx(0.6)), (14, 17, "ORG", pytest.approx(0.7)), (21, 25, "LOC", pytest.approx(0.8))]
+    assert [case_id(w) for w in ["IBM", "Rome", "42nd", "met", "(", "I"]] == [1, 2, 3, 4, 5, 2]

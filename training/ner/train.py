@@ -167,7 +167,7 @@ def main() -> None:
     for kv in args.set:
         k, v = kv.split("=", 1)
         overrides[k] = _parse_value(v)
-    for m in args.model or [k for k, v in load_specs().items() if not v.get("variant_of")]:
+    for m in args.model or [k for k, v in load_specs().items() if not v.get("variant_of") and not v.get("encoder")]:
         train(m, overrides, export=not args.no_export, tag=args.tag)
 
 

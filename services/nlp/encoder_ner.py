@@ -1,0 +1,175 @@
+"""Entity tagger on a small pretrained transformer encoder, run with ONNX Runtime.
+
+The model (``training/ner/encoder.py``) is a 6-layer BERT encoder fine-tuned to tag
+each word with IOB2 labels from its first word piece. The encoder is uncased, so every
+word piece also gets a learned embedding of its word's case (``case_id``): names are
+told from common words by their capitals as well as by their context.
+
+At run time there is no torch: ``model.onnx`` (weights quantized to int8 per channel)
+runs on ONNX Runtime with one thread, and ``tokenizer.json`` on the Rust ``tokenizers``
+library. Words come from spaCy's rule-based tokenizer for the language (the convention
+of the CoNLL-style training data), so offsets are those of spaCy tokens: exact code-point
+offsets into the chunk. A window is a sentence (cut after . ! ?) of at most
+``_MAX_WORDS`` words and ``max_pieces`` word pieces, as the model saw in training.
+
+Score of a mention: the lowest softmax probability, over its words, of the label the
+model chose for that word.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+_SENT_END = {".", "!", "?"}
+_MAX_WORDS = 100
+_BATCH = 32
+_PAD_WASTE = 0.25
+
+# word-case classes embedded next to the word pieces (0 = [CLS]/[SEP]/padding);
+# training/ner/encoder.py imports this function, so both sides agree.
+CASE_CLASSES = 6
+
+
+def case_id(word: str) -> int:
+    if len(word) > 1 and word.isupper():
+        return 1
+    if word[:1].isupper():
+        return 2
+    if any(c.isdigit() for c in word):
+        return 3
+    if word.islower():
+        return 4
+    return 5
+
+
+def _batches(items: list) -> list[list]:
+    """Windows sorted by length, cut into batches of at most _BATCH whose padding costs
+    at most _PAD_WASTE of the batch: the model's time goes with the padded size, and a
+    short window padded to a long one's length costs as much as the long one."""
+    out, cur, used = [], [], 0
+    for it in items:
+        n = len(it[2][0])
+        if cur and (len(cur) == _BATCH or (len(cur) + 1) * n > (used + n) * (1 + _PAD_WASTE)):
+            out.append(cur)
+            cur, used = [], 0
+        cur.append(it)
+        used += n
+    if cur:
+        out.append(cur)
+    return out
+
+
+class EncoderTagger:
+    """Loads ``model.onnx``, ``tokenizer.json`` and ``meta.json`` from ``path``."""
+
+    def __init__(self, path: Path):
+        import onnxruntime as ort
+        import spacy
+        from tokenizers import Tokenizer
+
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+        enc = meta["encoder"]
+        self.labels: list[str] = enc["labels"]
+        self.max_pieces: int = enc["max_pieces"]
+        opts = ort.SessionOptions()
+        # One thread: a worker process is one core's worth of work (scale with processes).
+        # The session is made in the worker's parent (preload) and its pages are shared by
+        # the forked pool children, which run it fine. But onnxruntime starts a helper
+        # thread on import, and a forked child that ends with a normal interpreter exit
+        # hangs in its teardown (waiting on that thread, which the child does not have):
+        # children must leave with os._exit, as billiard's (Celery's prefork pool) and
+        # multiprocessing's fork children do.
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(path / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.no_truncation()
+        self.words = spacy.blank(meta["lang"])
+
+    # ------------------------------------------------------------------ encoding
+
+    def encode(self, words: list[str]) -> tuple[list[int], list[int], list[int | None]]:
+        """Word pieces (with [CLS]/[SEP]), their case classes and word indices."""
+        e = self.tokenizer.encode(words, is_pretokenized=True)
+        wid = e.word_ids
+        cases = [0 if w is None else case_id(words[w]) for w in wid]
+        return e.ids, cases, wid
+
+    def _windows(self, chunk: str) -> list[list[tuple[int, int, str]]]:
+        doc = self.words.make_doc(chunk)
+        toks = [(t.idx, t.idx + len(t.text), t.text) for t in doc if not t.is_space]
+        out, cur = [], []
+        for i, tok in enumerate(toks):
+            cur.append(tok)
+            nxt = toks[i + 1][2] if i + 1 < len(toks) else ""
+            if (tok[2] in _SENT_END and nxt not in _SENT_END) or len(cur) >= _MAX_WORDS:
+                out.append(cur)
+                cur = []
+        if cur:
+            out.append(cur)
+        return out
+
+    def _fit(self, window: list[tuple[int, int, str]]) -> list[tuple[list[tuple[int, int, str]], tuple]]:
+        """The window encoded, halved until it fits in ``max_pieces`` word pieces."""
+        encoded = self.encode([w for _, _, w in window])
+        if len(encoded[0]) <= self.max_pieces or len(window) == 1:
+            if len(encoded[0]) > self.max_pieces:  # one word longer than the limit: its head
+                encoded = tuple(x[: self.max_pieces - 1] + x[-1:] for x in encoded)
+            return [(window, encoded)]
+        half = len(window) // 2
+        return self._fit(window[:half]) + self._fit(window[half:])
+
+    # ------------------------------------------------------------------ tagging
+
+    def run(self, chunks: list[str]) -> list[list[tuple[int, int, str, float]]]:
+        """(start_char, end_char, label, score) per chunk."""
+        items = []  # (chunk index, words, (ids, cases, word ids))
+        for ci, chunk in enumerate(chunks):
+            for window in self._windows(chunk):
+                items.extend((ci, w, e) for w, e in self._fit(window))
+        out: list[list[tuple[int, int, str, float]]] = [[] for _ in chunks]
+        order = sorted(range(len(items)), key=lambda k: len(items[k][2][0]))
+        for batch in _batches([items[k] for k in order]):
+            n = len(batch[-1][2][0])
+            ids = np.zeros((len(batch), n), np.int64)
+            cases = np.zeros_like(ids)
+            mask = np.zeros_like(ids)
+            for r, (_, _, (pieces, case, _)) in enumerate(batch):
+                ids[r, : len(pieces)] = pieces
+                cases[r, : len(pieces)] = case
+                mask[r, : len(pieces)] = 1
+            probs = self.session.run(None, {"input_ids": ids, "case_ids": cases, "attention_mask": mask})[0]
+            for r, (ci, words, (_, _, wid)) in enumerate(batch):
+                out[ci].extend(self._decode(words, wid, probs[r]))
+        for ents in out:
+            ents.sort()
+        return out
+
+    def _decode(self, words, wid, probs) -> list[tuple[int, int, str, float]]:
+        """IOB2 decoding of the first word piece's label per word; an ``I-`` that does
+        not continue an open mention of its label opens one."""
+        tags: list[tuple[str, float]] = [("O", 1.0)] * len(words)  # a word with no piece: O
+        prev = None
+        for j, w in enumerate(wid):
+            if w is not None and w != prev:
+                k = int(probs[j].argmax())
+                tags[w] = (self.labels[k], float(probs[j][k]))
+            prev = w
+        ents = []
+        cur = None  # [start word, end word, label, score]
+        for i, (tag, p) in enumerate(tags):
+            if tag != "O" and tag[2:] == (cur[2] if cur else None) and tag.startswith("I-"):
+                cur[1] = i + 1
+                cur[3] = min(cur[3], p)
+                continue
+            if cur:
+                ents.append(cur)
+            cur = [i, i + 1, tag[2:], p] if tag != "O" else None
+        if cur:
+            ents.append(cur)
+        return [(words[s][0], words[e - 1][1], label, score) for s, e, label, score in ents]
