@@ -28,8 +28,7 @@ _MAX_WORDS = 100
 _BATCH = 32
 _PAD_WASTE = 0.25
 
-# word-case classes embedded next to the word pieces (0 = [CLS]/[SEP]/padding);
-# training/ner/encoder.py imports this function, so both sides agree.
+# word-case classes embedded next to the word pieces (0 = [CLS]/[SEP]/padding)
 CASE_CLASSES = 6
 
 
@@ -43,6 +42,14 @@ def case_id(word: str) -> int:
     if word.islower():
         return 4
     return 5
+
+
+def encode_words(tokenizer, words: list[str]) -> tuple[list[int], list[int], list[int | None]]:
+    """Word pieces of ``words`` (with [CLS]/[SEP]), their case classes and word indices;
+    training/ner/encoder.py encodes its sentences with this too, so both sides agree."""
+    e = tokenizer.encode(words, is_pretokenized=True)
+    wid = e.word_ids
+    return e.ids, [0 if w is None else case_id(words[w]) for w in wid], wid
 
 
 def _batches(items: list) -> list[list]:
@@ -93,13 +100,6 @@ class EncoderTagger:
 
     # ------------------------------------------------------------------ encoding
 
-    def encode(self, words: list[str]) -> tuple[list[int], list[int], list[int | None]]:
-        """Word pieces (with [CLS]/[SEP]), their case classes and word indices."""
-        e = self.tokenizer.encode(words, is_pretokenized=True)
-        wid = e.word_ids
-        cases = [0 if w is None else case_id(words[w]) for w in wid]
-        return e.ids, cases, wid
-
     def _windows(self, chunk: str) -> list[list[tuple[int, int, str]]]:
         doc = self.words.make_doc(chunk)
         toks = [(t.idx, t.idx + len(t.text), t.text) for t in doc if not t.is_space]
@@ -116,7 +116,7 @@ class EncoderTagger:
 
     def _fit(self, window: list[tuple[int, int, str]]) -> list[tuple[list[tuple[int, int, str]], tuple]]:
         """The window encoded, halved until it fits in ``max_pieces`` word pieces."""
-        encoded = self.encode([w for _, _, w in window])
+        encoded = encode_words(self.tokenizer, [w for _, _, w in window])
         if len(encoded[0]) <= self.max_pieces or len(window) == 1:
             if len(encoded[0]) > self.max_pieces:  # one word longer than the limit: its head
                 encoded = tuple(x[: self.max_pieces - 1] + x[-1:] for x in encoded)

@@ -27,7 +27,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from services.nlp.encoder_ner import CASE_CLASSES, case_id
+from services.nlp.encoder_ner import CASE_CLASSES, encode_words
 
 from .common import MODELS_DIR, RUNS_LOG, WORK, bio_spans, load_specs, read_tsv
 
@@ -61,12 +61,9 @@ class _Data:
         self.tok, self.l2i, self.max_pieces = tokenizer, {l: i for i, l in enumerate(labels)}, max_pieces
 
     def encode(self, sent: list[tuple[str, str]]):
-        words = [w for w, _ in sent]
-        e = self.tok.encode(words, is_pretokenized=True)
-        ids, wid = e.ids, e.word_ids
+        ids, cases, wid = encode_words(self.tok, [w for w, _ in sent])
         if len(ids) > self.max_pieces:  # the words past the limit are not trained on
-            ids, wid = ids[: self.max_pieces - 1] + ids[-1:], wid[: self.max_pieces - 1] + wid[-1:]
-        cases = [0 if w is None else case_id(words[w]) for w in wid]
+            ids, cases, wid = (x[: self.max_pieces - 1] + x[-1:] for x in (ids, cases, wid))
         tags, prev = [], None
         for w in wid:
             tags.append(-100 if w is None or w == prev else self.l2i.get(sent[w][1], 0))
