@@ -94,6 +94,15 @@ def test_api_key_required(api, headers, code):
     assert response.headers["www-authenticate"] == "Bearer"
 
 
+def test_idempotency_key_too_long(client, api):
+    response = client.post("/v1/documents", json={"text": "hello"}, headers={"Idempotency-Key": "k" * 256})
+    error = assert_error(response, 422, "invalid_field")
+    assert error["details"]["fields"] == [{"field": "header.idempotency-key", "message": "String should have at most 255 characters"}]
+    assert client.post("/v1/documents", json={"text": "hello"}, headers={"Idempotency-Key": "k" * 255}).status_code == 202
+    # the API key is checked first: no hint about the request to an unknown caller
+    assert_error(httpx.post(f"{api}/v1/documents", json={"text": "hello"}, headers={"Idempotency-Key": "k" * 256}), 401, "missing_api_key")
+
+
 def test_batch_limits(client):
     assert_error(client.post("/v1/batches", json={"documents": []}), 422, "invalid_field")
     too_many = {"documents": [{"text": "hello"}] * 6}
