@@ -8,8 +8,9 @@ told from common words by their capitals as well as by their context.
 At run time there is no torch: ``model.onnx`` (weights quantized to int8 per channel)
 runs on ONNX Runtime with one thread, and ``tokenizer.json`` on the Rust ``tokenizers``
 library. Words come from spaCy's rule-based tokenizer for the language (the convention
-of the CoNLL-style training data), so offsets are those of spaCy tokens: exact code-point
-offsets into the chunk. A window is a sentence (cut after . ! ?) of at most
+of the CoNLL-style training data), or for a model whose meta.json says ``"words":
+"arabic"`` from ``arabic.tokenize_spans`` (ANERcorp's convention); offsets are those words':
+exact code-point offsets into the chunk. A window is a sentence (cut after . ! ? ؟) of at most
 ``_MAX_WORDS`` words and ``max_pieces`` word pieces, as the model saw in training.
 
 Score of a mention: the lowest softmax probability, over its words, of the label the
@@ -23,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-_SENT_END = {".", "!", "?"}
+from . import arabic
+
+_SENT_END = {".", "!", "?", "؟", "۔"}
 _MAX_WORDS = 100
 _BATCH = 32
 _PAD_WASTE = 0.25
@@ -96,13 +99,20 @@ class EncoderTagger:
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
-        self.words = spacy.blank(meta["lang"])
+        # The words the model was trained on: CoNLL-style corpora are split like spaCy's
+        # rule-based tokenizer; ANERcorp (Arabic) on whitespace and punctuation, with
+        # proclitics left on their words, as arabic.tokenize_spans does.
+        self.arabic_words = enc.get("words") == "arabic"
+        if self.arabic_words:
+            self._split = lambda chunk: [(s, e, chunk[s:e]) for s, e in arabic.tokenize_spans(chunk)]
+        else:
+            nlp = spacy.blank(meta["lang"])
+            self._split = lambda chunk: [(t.idx, t.idx + len(t.text), t.text) for t in nlp.make_doc(chunk) if not t.is_space]
 
     # ------------------------------------------------------------------ encoding
 
     def _windows(self, chunk: str) -> list[list[tuple[int, int, str]]]:
-        doc = self.words.make_doc(chunk)
-        toks = [(t.idx, t.idx + len(t.text), t.text) for t in doc if not t.is_space]
+        toks = self._split(chunk)
         out, cur = [], []
         for i, tok in enumerate(toks):
             cur.append(tok)

@@ -256,7 +256,7 @@ _PROPAGATE_DISCOUNT = 0.8
 
 
 def _propagate(chunks: list[str], results: list[list[tuple[int, int, str, float]]]) -> None:
-    """Document-level consistency for the Arabic CRF: a word sequence tagged with
+    """Document-level consistency for the Arabic models: a word sequence tagged with
     confidence elsewhere in the same document is tagged again where the model missed it
     (same proclitic-stripped stems; score discounted). Everything comes from the model's
     own predictions on this document."""
@@ -347,7 +347,10 @@ class _VoteModel:
 def _run(nlp, chunks: list[str]) -> list[list[tuple[int, int, str, float]]]:
     """Token-level NER over the chunks: (start_char, end_char, label, score) per chunk."""
     if isinstance(nlp, EncoderTagger):
-        return nlp.run(chunks)
+        results = nlp.run(chunks)
+        if _PROPAGATE and nlp.arabic_words:
+            _propagate(chunks, results)
+        return results
     if isinstance(nlp, _VoteModel):
         runs = [_run(m, chunks) for m in nlp.members]
         return [nlp.vote(list(per_chunk)) for per_chunk in zip(*runs)]

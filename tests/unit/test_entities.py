@@ -274,3 +274,28 @@ def test_encoder_decoding_reads_the_first_piece_of_each_word():
     assert tagger._decode(words, wid, probs) == [
         (0, 9, "PER", pytest.approx(0.6)), (14, 17, "ORG", pytest.approx(0.7)), (21, 25, "LOC", pytest.approx(0.8))]
     assert [case_id(w) for w in ["IBM", "Rome", "42nd", "met", "(", "I"]] == [1, 2, 3, 4, 5, 2]
+
+
+def test_encoder_model_with_arabic_words_splits_like_the_crf_and_cuts_at_arabic_question_mark(tmp_path):
+    import json
+
+    from services.nlp.encoder_ner import EncoderTagger
+
+    # the shipped English encoder's files, with a meta.json saying its words are Arabic ones
+    src = entities.MODELS_DIR / "docenrich_ner_en"
+    for name in ("model.onnx", "tokenizer.json"):
+        (tmp_path / name).symlink_to(src / name)
+    meta = json.loads((src / "meta.json").read_text(encoding="utf-8"))
+    meta["lang"], meta["encoder"]["words"] = "ar", "arabic"
+    (tmp_path / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    tagger = EncoderTagger(tmp_path)
+    assert tagger.arabic_words and not entities._model_for("en")[2].arabic_words
+    text = "هل زار بومبيو بغداد؟ وقال «البنتاغون»: لا."
+    windows = tagger._windows(text)
+    words = [w for win in windows for w in win]
+    assert [(s, e) for s, e, _ in words] == arabic.tokenize_spans(text)
+    assert all(text[s:e] == w for s, e, w in words)
+    assert [w for _, _, w in windows[0]][-1] == "؟" and len(windows) == 2
+    for ents in tagger.run([text]):
+        for s, e, _, _ in ents:
+            assert 0 <= s < e <= len(text)

