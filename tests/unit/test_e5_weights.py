@@ -64,3 +64,4 @@ def test_rebuilt_tokenizer_puts_a_metaspace_before_each_word_and_wraps_in_s():
     assert enc.tokens == ["<s>", "▁بغداد", "▁the", "</s>"]
     assert enc.word_ids == [None, 0, 1, None]
     assert tok.encode(["ببب"], is_pretokenized=True).tokens == ["<s>", "▁", "ب", "ب", "ب", "</s>"]
+    assert tok.encode("the   بغداد").tokens == ["<s>", "▁the", "▁بغداد", "</s>"]  # runs of spaces count as one
