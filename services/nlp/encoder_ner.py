@@ -26,7 +26,8 @@ import numpy as np
 
 from . import arabic
 
-_SENT_END = {".", "!", "?", "؟", "۔"}
+# sentence-final tokens (Latin and Arabic script); the Arabic CRF in entities.py cuts at them too
+SENT_END = {".", "!", "?", "؟", "۔"}
 _MAX_WORDS = 100
 _BATCH = 32
 _PAD_WASTE = 0.25
@@ -117,7 +118,7 @@ class EncoderTagger:
         for i, tok in enumerate(toks):
             cur.append(tok)
             nxt = toks[i + 1][2] if i + 1 < len(toks) else ""
-            if (tok[2] in _SENT_END and nxt not in _SENT_END) or len(cur) >= _MAX_WORDS:
+            if (tok[2] in SENT_END and nxt not in SENT_END) or len(cur) >= _MAX_WORDS:
                 out.append(cur)
                 cur = []
         if cur:

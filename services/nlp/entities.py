@@ -36,7 +36,7 @@ from typing import Any, Iterable
 from services.core.errors import TaskSkipped
 
 from . import arabic
-from .encoder_ner import EncoderTagger
+from .encoder_ner import SENT_END as _SENT_END_TOKENS, EncoderTagger
 
 MODELS_DIR = Path(os.environ.get("DOCENRICH_NER_MODELS_DIR", Path(__file__).resolve().parent / "models" / "ner"))
 LABELS = ("PER", "ORG", "LOC", "MISC")
@@ -154,7 +154,6 @@ class _CrfModel:
         return ents
 
 
-_SENT_END_TOKENS = {".", "!", "?", "؟", "۔"}
 _CRF_MAX_TOKENS = 200
 
 

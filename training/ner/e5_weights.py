@@ -149,11 +149,12 @@ def keep_ids(vocab: list[tuple[str, float]], scripts: list[str] | None, top_comm
     if not scripts:
         return list(range(len(vocab)))
     special = {"<s>", "<pad>", "</s>", "<unk>", "<mask>"}
+    script = [_script(p) for p, _ in vocab]
     common = sorted((i for i, (p, _) in enumerate(vocab)
-                     if p not in special and _script(p) is None and len(p.lstrip("▁")) > 1), key=lambda i: -vocab[i][1])
+                     if p not in special and script[i] is None and len(p.lstrip("▁")) > 1), key=lambda i: -vocab[i][1])
     top = set(common[: top_common or 0])
     return [i for i, (p, _) in enumerate(vocab)
-            if p in special or _script(p) in scripts or len(p.lstrip("▁")) <= 1 or i in top]
+            if p in special or script[i] in scripts or len(p.lstrip("▁")) <= 1 or i in top]
 
 
 def unpack(bin_path: Path, dest: Path, scripts: list[str] | None = None, top_common: int | None = None) -> Path:

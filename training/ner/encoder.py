@@ -243,7 +243,6 @@ def train(model: str, epochs: float | None, export: bool, tag: str) -> dict:
         "lang": spec["spacy_lang"], "name": spec["name"], "version": spec["version"], "backend": "onnx-encoder",
         "description": f"docenrich NER model for {', '.join(spec['languages'])} (labels PER/ORG/LOC/MISC)",
         "encoder": {"labels": labels, "max_pieces": enc["max_pieces"], "base": enc["base"], "words": enc.get("words", "spacy"),
-                    "vocab": tokenizer.get_vocab_size(), "layers": net.bert.config.num_hidden_layers,
                     "case_classes": CASE_CLASSES, "quantization": "int8 per channel (dynamic)"},
         "docenrich": {"languages": spec["languages"], "train_corpora": spec["train"],
                       "train_dev_ents": entry["train_dev_ents_int8"], "train_dev_ents_float": entry["train_dev_ents"],
