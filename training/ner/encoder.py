@@ -258,7 +258,7 @@ def train(model: str, epochs: float | None, export: bool, tag: str) -> dict:
         card_text = card.read_text(encoding="utf-8") if card.exists() else None
         if dest.exists():
             shutil.rmtree(dest)
-        shutil.copytree(out, dest)
+        shutil.copytree(out, dest, ignore=shutil.ignore_patterns("weights.pt"))  # torch weights: for re-export, not served
         if card_text:
             card.write_text(card_text, encoding="utf-8")
         print("exported to", dest)
