@@ -56,7 +56,7 @@ def encode_words(tokenizer, words: list[str]) -> tuple[list[int], list[int], lis
     return e.ids, [0 if w is None else case_id(words[w]) for w in wid], wid
 
 
-def join_hyphens(toks: list[tuple[int, int, str]], text: str) -> list[tuple[int, int, str]]:
+def join_hyphens(toks: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """spaCy's tokenizers split a hyphen between letters off (``Нью-Йорке`` -> ``Нью - Йорке``,
     ``AT-X``); CoNLL and WikiNEuRal, whose words the encoder models learn, keep such a word
     whole, and so does a mention of it. Joins word, ``-``, word back into one word when
@@ -68,8 +68,8 @@ def join_hyphens(toks: list[tuple[int, int, str]], text: str) -> list[tuple[int,
         s, e, w = toks[i]
         if (w == "-" and out and i + 1 < len(toks) and out[-1][1] == s and toks[i + 1][0] == e
                 and out[-1][2][-1].isalnum() and toks[i + 1][2][0].isalnum()):
-            start, end = out.pop()[0], toks[i + 1][1]
-            out.append((start, end, text[start:end]))
+            start, _, left = out.pop()  # the three are contiguous: the word is their concatenation
+            out.append((start, toks[i + 1][1], left + "-" + toks[i + 1][2]))
             i += 2
             continue
         out.append(toks[i])
@@ -130,7 +130,7 @@ class EncoderTagger:
         else:
             nlp = spacy.blank(meta["lang"])
             self._split = lambda chunk: join_hyphens(
-                [(t.idx, t.idx + len(t.text), t.text) for t in nlp.make_doc(chunk) if not t.is_space], chunk)
+                [(t.idx, t.idx + len(t.text), t.text) for t in nlp.make_doc(chunk) if not t.is_space])
 
     # ------------------------------------------------------------------ encoding
 

