@@ -104,7 +104,7 @@ class EncoderTagger:
 
         meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
         enc = meta["encoder"]
-        self.labels: list[str] = enc["labels"]
+        self._set_labels(enc["labels"])
         self.max_pieces: int = enc["max_pieces"]
         opts = ort.SessionOptions()
         # One thread: a worker process is one core's worth of work (scale with processes).
@@ -131,6 +131,13 @@ class EncoderTagger:
             nlp = spacy.blank(meta["lang"])
             self._split = lambda chunk: join_hyphens(
                 [(t.idx, t.idx + len(t.text), t.text) for t in nlp.make_doc(chunk) if not t.is_space])
+
+    def _set_labels(self, labels: list[str]) -> None:
+        self.labels = labels
+        self._o = labels.index("O")
+        # _allowed[a, b]: label b may follow label a (an I-X only after B-X or I-X)
+        self._allowed = np.array([[not b.startswith("I-") or a[2:] == b[2:] for b in labels] for a in labels])
+        self._trans = np.where(self._allowed, 0.0, -np.inf)
 
     # ------------------------------------------------------------------ encoding
 
@@ -184,15 +191,20 @@ class EncoderTagger:
         return out
 
     def _decode(self, words, wid, probs) -> list[tuple[int, int, str, float]]:
-        """IOB2 decoding of the first word piece's label per word; an ``I-`` that does
-        not continue an open mention of its label opens one."""
-        tags: list[tuple[str, float]] = [("O", 1.0)] * len(words)  # a word with no piece: O
+        """IOB2 decoding of the first word piece's label distribution per word: the most
+        probable label sequence in which every ``I-`` continues a mention of its label
+        (Viterbi; when the per-word best labels already form such a sequence, they are it)."""
+        dist = np.zeros((len(words), len(self.labels)), np.float32)
+        dist[:, self._o] = 1.0  # a word with no piece: O
         prev = None
         for j, w in enumerate(wid):
             if w is not None and w != prev:
-                k = int(probs[j].argmax())
-                tags[w] = (self.labels[k], float(probs[j][k]))
+                dist[w] = probs[j]
             prev = w
+        path = dist.argmax(1)
+        if not self._allowed[np.r_[self._o, path[:-1]], path].all():
+            path = self._viterbi(dist)
+        tags = [(self.labels[k], float(dist[i, k])) for i, k in enumerate(path)]
         ents = []
         cur = None  # [start word, end word, label, score]
         for i, (tag, p) in enumerate(tags):
@@ -206,3 +218,19 @@ class EncoderTagger:
         if cur:
             ents.append(cur)
         return [(words[s][0], words[e - 1][1], label, score) for s, e, label, score in ents]
+
+    def _viterbi(self, dist: np.ndarray) -> np.ndarray:
+        """The label sequence of highest probability among those where an ``I-X`` follows
+        a ``B-X`` or ``I-X`` (the sentence starts after an ``O``)."""
+        logp = np.log(np.maximum(dist, 1e-9))
+        score = logp[0] + self._trans[self._o]
+        back = np.zeros(dist.shape, np.int64)
+        for i in range(1, len(dist)):
+            cand = score[:, None] + self._trans
+            back[i] = cand.argmax(0)
+            score = cand[back[i], np.arange(len(score))] + logp[i]
+        path = np.zeros(len(dist), np.int64)
+        path[-1] = int(score.argmax())
+        for i in range(len(dist) - 1, 0, -1):
+            path[i - 1] = back[i, path[i]]
+        return path

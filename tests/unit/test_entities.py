@@ -256,21 +256,24 @@ def test_english_encoder_windows_and_pieceless_words_keep_offsets():
     assert res["model"].startswith("docenrich_ner_en-2.")
 
 
+LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+
+
 def test_encoder_decoding_reads_the_first_piece_of_each_word():
     import numpy as np
 
     from services.nlp.encoder_ner import EncoderTagger, case_id
 
     tagger = EncoderTagger.__new__(EncoderTagger)  # decoding needs only the label list
-    tagger.labels = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+    tagger._set_labels(LABELS)
     words = [(0, 3, "Ann"), (4, 9, "Smith"), (10, 13, "met"), (14, 17, "IBM"), (18, 20, "in"), (21, 25, "Rome")]
     # pieces: [CLS] ann smith met ib ##m in ro ##me [SEP]; the second piece of a word is ignored
     wid = [None, 0, 1, 2, 3, 3, 4, 5, 5, None]
-    chosen = ["O", "B-PER", "I-PER", "O", "I-ORG", "B-LOC", "O", "I-LOC", "B-MISC", "O"]
+    chosen = ["O", "B-PER", "I-PER", "O", "B-ORG", "B-LOC", "O", "B-LOC", "B-MISC", "O"]
     probs = np.full((len(wid), 9), 0.01, np.float32)
     for j, (lab, p) in enumerate(zip(chosen, [0.9, 0.95, 0.6, 0.99, 0.7, 0.9, 0.98, 0.8, 0.9, 0.9])):
         probs[j, tagger.labels.index(lab)] = p
-    # "I-ORG" after "O" opens a mention; "Rome" is I-LOC with no open LOC: a mention of its own
+    # a mention's score is the lowest probability of its words' labels
     assert tagger._decode(words, wid, probs) == [
         (0, 9, "PER", pytest.approx(0.6)), (14, 17, "ORG", pytest.approx(0.7)), (21, 25, "LOC", pytest.approx(0.8))]
     assert [case_id(w) for w in ["IBM", "Rome", "42nd", "met", "(", "I"]] == [1, 2, 3, 4, 5, 2]
@@ -316,6 +319,36 @@ def test_encoder_words_keep_hyphenated_names_whole():
     # only a hyphen between letters or digits with nothing around it joins
     toks = [(0, 1, "a"), (1, 2, "-"), (3, 4, "b"), (4, 5, "-"), (5, 7, "-c")]
     assert join_hyphens(toks) == toks
+
+
+def test_encoder_decoding_never_starts_a_mention_with_inside_label():
+    import numpy as np
+
+    from services.nlp.encoder_ner import EncoderTagger
+
+    tagger = EncoderTagger.__new__(EncoderTagger)
+    tagger._set_labels(LABELS)
+    lab = {l: i for i, l in enumerate(tagger.labels)}
+    words = [(0, 3, "Ann"), (4, 9, "Smith"), (10, 14, "went"), (15, 19, "home")]
+    wid = [None, 0, 1, 2, 3, None]
+
+    def probs(*rows):
+        p = np.full((len(wid), len(lab)), 0.01, np.float32)
+        for j, row in enumerate(rows, start=1):
+            for label, v in row.items():
+                p[j, lab[label]] = v
+        return p
+
+    # "Ann" a little more likely outside than B-PER, "Smith" surely inside a person:
+    # the per-word best labels (O, I-PER) are no IOB2 sequence; the best one is B-PER I-PER
+    p = probs({"O": 0.5, "B-PER": 0.4}, {"I-PER": 0.9}, {"O": 0.9}, {"O": 0.9})
+    assert [(s, e, l) for s, e, l, _ in tagger._decode(words, wid, p)] == [(0, 9, "PER")]
+    # an I- of another label after a mention opens no mention of its own ...
+    p = probs({"B-PER": 0.9}, {"I-ORG": 0.5, "I-PER": 0.4}, {"O": 0.9}, {"O": 0.9})
+    assert [(s, e, l) for s, e, l, _ in tagger._decode(words, wid, p)] == [(0, 9, "PER")]
+    # ... and a valid sequence is kept as it is, scores the chosen labels' probabilities
+    p = probs({"B-PER": 0.9}, {"O": 0.8}, {"O": 0.9}, {"B-LOC": 0.7})
+    assert tagger._decode(words, wid, p) == [(0, 3, "PER", pytest.approx(0.9)), (15, 19, "LOC", pytest.approx(0.7))]
 
 
 @pytest.mark.parametrize("lang,text,expected", [
