@@ -27,7 +27,9 @@ import time
 import zipfile
 from pathlib import Path
 
-from services.nlp.encoder_ner import CASE_CLASSES, encode_words
+import numpy as np
+
+from services.nlp.encoder_ner import CASE_CLASSES, EncoderTagger, encode_words
 
 from .common import MODELS_DIR, RUNS_LOG, WORK, bio_spans, load_specs, read_tsv
 
@@ -108,18 +110,18 @@ def _batches(items, size: int, rng: random.Random | None):
 
 
 def _score(predict, sents, items, labels) -> dict:
-    """Exact span + label P/R/F1 on gold words; ``predict(ids, cases, mask)`` -> probs."""
+    """Exact span + label P/R/F1 on gold words, decoded as the service decodes
+    (``EncoderTagger._decode``); ``predict(ids, cases, mask)`` -> probs."""
     tp = fp = fn = 0
     per: dict[str, list[int]] = {}
+    decoder = EncoderTagger.__new__(EncoderTagger)  # the service's decoding, on word indices
+    decoder._set_labels(labels)
     for g, ids, cases, _, mask in _batches(items, 64, None):
-        pred = predict(ids, cases, mask).argmax(-1)
+        probs = np.asarray(predict(ids, cases, mask))
         for r, k in enumerate(g):
-            wl, prev = ["O"] * len(sents[k]), None
-            for j, w in enumerate(items[k][3]):
-                if w is not None and w != prev:
-                    wl[w] = labels[int(pred[r, j])]
-                prev = w
-            gold, got = set(bio_spans([t for _, t in sents[k]])), set(bio_spans(wl))
+            words = [(i, i + 1, w) for i, (w, _) in enumerate(sents[k])]
+            gold = set(bio_spans([t for _, t in sents[k]]))
+            got = {(s, e, label) for s, e, label, _ in decoder._decode(words, items[k][3], probs[r])}
             for lab in {s[2] for s in gold | got}:
                 c = per.setdefault(lab, [0, 0, 0])
                 c[0] += len({s for s in gold & got if s[2] == lab})
