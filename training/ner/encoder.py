@@ -31,7 +31,7 @@ import numpy as np
 
 from services.nlp.encoder_ner import CASE_CLASSES, EncoderTagger, encode_words
 
-from .common import MODELS_DIR, RUNS_LOG, WORK, bio_spans, load_specs, read_tsv
+from .common import DATA_DIR, MODELS_DIR, RUNS_LOG, WORK, bio_spans, load_specs, read_tsv
 
 
 def _encoder_dir(enc: dict) -> Path:
@@ -138,6 +138,43 @@ def _score(predict, sents, items, labels) -> dict:
             "per_type": {lab: prf(*c) for lab, c in sorted(per.items())}}
 
 
+def _unlabeled_sentences(sources: list[dict], max_words: int = 100) -> list[list[tuple[str, str]]]:
+    """Sentences of raw Arabic text (``{"jsonl": path under DATA_DIR's parent, "field": key}``),
+    split into words as the service splits them, cut as its windows are; tag ``O`` is a
+    placeholder: only the teacher's distributions are trained on."""
+    from services.nlp.arabic import tokenize_spans
+    from services.nlp.encoder_ner import SENT_END
+
+    out = []
+    for src in sources:
+        for line in (DATA_DIR.parent / src["jsonl"]).read_text(encoding="utf-8").splitlines():
+            text = json.loads(line)[src["field"]]
+            cur: list[tuple[str, str]] = []
+            for s, e in tokenize_spans(text):
+                cur.append((text[s:e], "O"))
+                if text[s:e] in SENT_END or len(cur) >= max_words:
+                    out.append(cur)
+                    cur = []
+            if cur:
+                out.append(cur)
+    return out
+
+
+def _teacher_targets(run: Path, items, n_labels: int) -> list:
+    """The teacher's (an exported run's int8 ONNX model) label distribution at every word piece."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    sess = ort.InferenceSession(str(run / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+    out = [None] * len(items)
+    for g, ids, cases, _, mask in _batches(items, 32, None):
+        probs = sess.run(None, {"input_ids": ids.numpy(), "case_ids": cases.numpy(), "attention_mask": mask.numpy()})[0]
+        for r, k in enumerate(g):
+            out[k] = probs[r, : len(items[k][0])].astype(np.float32)
+    return out
+
+
 def train(model: str, epochs: float | None, export: bool, tag: str) -> dict:
     import torch
     from tokenizers import Tokenizer
@@ -163,6 +200,25 @@ def train(model: str, epochs: float | None, export: bool, tag: str) -> dict:
     dev_sents = [_iob2(s) for c in spec["train_dev"] for s in read_tsv(c)]
     train_items = [data.encode(s) for s in train_sents]
     dev_items = [data.encode(s) for s in dev_sents]
+    distil = enc.get("distil")  # learn from a trained teacher's distributions as well
+    soft = None
+    if distil:
+        extra = _unlabeled_sentences(distil.get("unlabeled", []))
+        labeled = len(train_items)
+        train_items += [data.encode(s) for s in extra]
+        train_sents += extra
+        teacher = WORK / distil["teacher"]
+        print(f"{model}: teacher {teacher}, {len(extra)} unlabeled sentences; computing its distributions", flush=True)
+        soft = _teacher_targets(teacher, train_items, len(labels))
+        mix = distil["gold_weight"]  # target = mix * gold one-hot + (1 - mix) * teacher, on labeled sentences
+        for k in range(labeled):
+            for j, t in enumerate(train_items[k][2]):
+                if t != -100:
+                    soft[k][j] *= 1 - mix
+                    soft[k][j][t] += mix
+        for k in range(labeled, len(train_items)):  # unlabeled: every word's first piece is trained on
+            ids, cases, tags, wid = train_items[k]
+            train_items[k] = (ids, cases, [-100 if t == -100 else 0 for t in tags], wid)
     print(f"{model}: {len(train_sents)} training sentences ({sum(len(i[0]) for i in train_items)} word pieces), "
           f"{len(dev_sents)} dev sentences; encoder {base}", flush=True)
 
@@ -200,8 +256,16 @@ def train(model: str, epochs: float | None, export: bool, tag: str) -> dict:
     t0, step, best, history = time.time(), 0, None, []
     while step < steps:
         net.train()
-        for _, ids, cases, tags, mask in _batches(train_items, enc["batch_size"], rng):
-            loss = loss_fn(net(ids, cases, mask).view(-1, len(labels)), tags.view(-1))
+        for g, ids, cases, tags, mask in _batches(train_items, enc["batch_size"], rng):
+            logits = net(ids, cases, mask)
+            if soft is None:
+                loss = loss_fn(logits.view(-1, len(labels)), tags.view(-1))
+            else:
+                target = torch.zeros(logits.shape)
+                for r, k in enumerate(g):
+                    target[r, : len(soft[k])] = torch.from_numpy(soft[k])
+                keep = tags != -100
+                loss = -(target[keep] * torch.log_softmax(logits[keep], -1)).sum(-1).mean()
             loss.backward()
             nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
