@@ -116,6 +116,11 @@ class EncoderTagger:
         # multiprocessing's fork children do.
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
+        # No memory arena: ONNX Runtime's arena keeps its peak (a batch of long windows) for
+        # the life of the process; without it the memory goes back to malloc, and the worker's
+        # trim_heap (after a large document) returns it to the OS. A child's USS after a
+        # 300,000-character Arabic document and trim_heap: 185 -> 102 MB, same CPU time.
+        opts.enable_cpu_mem_arena = False
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(path / "model.onnx"), opts, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
