@@ -34,7 +34,7 @@ eval: install
 bench: install
 	$(PY) -m bench.run
 
-# Needs ../shared/data/ner; the Arabic spaCy member is trained before the Arabic CRF.
+# Needs ../shared/data/ner; the Arabic teacher (ar_encoder, run e12) is trained before its student.
 train-ner: install
 	$(PY) -m pip install --disable-pip-version-check -q -e '.[train]'
 	$(PY) -m training.ner.encoder --model ar_encoder --tag e12 --no-export

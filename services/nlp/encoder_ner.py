@@ -77,6 +77,20 @@ def join_hyphens(toks: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]
     return out
 
 
+def windows(toks: list[tuple[int, int, str]]) -> list[list[tuple[int, int, str]]]:
+    """Words cut into sentences (after a run of sentence-final tokens) of at most ``_MAX_WORDS``."""
+    out, cur = [], []
+    for i, tok in enumerate(toks):
+        cur.append(tok)
+        nxt = toks[i + 1][2] if i + 1 < len(toks) else ""
+        if (tok[2] in SENT_END and nxt not in SENT_END) or len(cur) >= _MAX_WORDS:
+            out.append(cur)
+            cur = []
+    if cur:
+        out.append(cur)
+    return out
+
+
 def _batches(items: list) -> list[list]:
     """Windows sorted by length, cut into batches of at most _BATCH whose padding costs
     at most _PAD_WASTE of the batch: the model's time goes with the padded size, and a
@@ -147,17 +161,7 @@ class EncoderTagger:
     # ------------------------------------------------------------------ encoding
 
     def _windows(self, chunk: str) -> list[list[tuple[int, int, str]]]:
-        toks = self._split(chunk)
-        out, cur = [], []
-        for i, tok in enumerate(toks):
-            cur.append(tok)
-            nxt = toks[i + 1][2] if i + 1 < len(toks) else ""
-            if (tok[2] in SENT_END and nxt not in SENT_END) or len(cur) >= _MAX_WORDS:
-                out.append(cur)
-                cur = []
-        if cur:
-            out.append(cur)
-        return out
+        return windows(self._split(chunk))
 
     def _fit(self, window: list[tuple[int, int, str]]) -> list[tuple[list[tuple[int, int, str]], tuple]]:
         """The window encoded, halved until it fits in ``max_pieces`` word pieces."""

@@ -110,6 +110,7 @@ def main() -> None:
         if spec.get("encoder"):
             lic.append(LICENSES["e5" if e5 else "minilm"])
         distil = spec.get("encoder", {}).get("distil")
+        teacher, _, teacher_tag = distil["teacher"].partition("/run-") if distil else ("", "", "")
         if distil and distil.get("unlabeled"):
             lic.append(LICENSES["xlsum"])
         if spec.get("clusters"):  # the CRF's word clusters (and its spaCy member's vectors) come from the encoder
@@ -158,8 +159,8 @@ def main() -> None:
                + spec["vectors"]["measured"] + " (runs.log).", ""]
               if spec.get("vectors") else []),
             *[f"- `{c}` (../shared/data/ner/{c.split(':')[0]}.tsv)" for c in corpora],
-            *([f"- distillation: the model learns from a larger one, `{distil['teacher'].split('/')[0]}` (trained on the "
-               f"corpora above, {specs[distil['teacher'].split('/')[0]]['encoder'].get('layers', 12)} layers): on those "
+            *([f"- distillation: the model learns from a larger one, `{teacher}` (trained on the "
+               f"corpora above, {specs[teacher]['encoder'].get('layers', 12)} layers): on those "
                f"corpora its targets are {distil['gold_weight']:g} x the gold label + {1 - distil['gold_weight']:g} x the "
                f"teacher's label distribution, and on unlabeled text (" + ", ".join(
                    f"../shared/data/{u['jsonl']}, field `{u['field']}`" for u in distil["unlabeled"])
@@ -208,8 +209,8 @@ def main() -> None:
             "",
             "```",
             *([".venv/bin/python -m training.ner.train --model ar   # spaCy member -> spacy/"] if backend == "crf+spacy" else []),
-            *([f".venv/bin/python -m training.ner.encoder --model {distil['teacher'].split('/')[0]} "
-               f"--tag {distil['teacher'].split('run-')[1]} --no-export   # the teacher"] if distil else []),
+            *([f".venv/bin/python -m training.ner.encoder --model {teacher} --tag {teacher_tag} --no-export   # the teacher"]
+              if distil else []),
             f".venv/bin/python -m training.ner.{'train_crf' if backend.startswith('crf') else 'encoder' if backend == 'onnx-encoder' else 'train'} --model {key}",
             *[f".venv/bin/python -m training.ner.train --model {m}   # vote member, after {key}" for m in spec.get("vote_members", [])],
             *([".venv/bin/python -m training.ner.train --model eu_resume   # stage 2: continues stage 1's model-best"]

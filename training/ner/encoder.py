@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from services.nlp.encoder_ner import CASE_CLASSES, EncoderTagger, encode_words
+from services.nlp.encoder_ner import CASE_CLASSES, EncoderTagger, encode_words, windows
 
 from .common import DATA_DIR, MODELS_DIR, RUNS_LOG, WORK, bio_spans, load_specs, read_tsv
 
@@ -138,38 +138,41 @@ def _score(predict, sents, items, labels) -> dict:
             "per_type": {lab: prf(*c) for lab, c in sorted(per.items())}}
 
 
-def _unlabeled_sentences(sources: list[dict], max_words: int = 100) -> list[list[tuple[str, str]]]:
+def _unlabeled_sentences(sources: list[dict]) -> list[list[tuple[str, str]]]:
     """Sentences of raw Arabic text (``{"jsonl": path under DATA_DIR's parent, "field": key}``),
-    split into words as the service splits them, cut as its windows are; tag ``O`` is a
-    placeholder: only the teacher's distributions are trained on."""
+    split into words and windows as the service splits them; tag ``O`` is a placeholder:
+    only the teacher's distributions are trained on."""
     from services.nlp.arabic import tokenize_spans
-    from services.nlp.encoder_ner import SENT_END
 
     out = []
     for src in sources:
         for line in (DATA_DIR.parent / src["jsonl"]).read_text(encoding="utf-8").splitlines():
             text = json.loads(line)[src["field"]]
-            cur: list[tuple[str, str]] = []
-            for s, e in tokenize_spans(text):
-                cur.append((text[s:e], "O"))
-                if text[s:e] in SENT_END or len(cur) >= max_words:
-                    out.append(cur)
-                    cur = []
-            if cur:
-                out.append(cur)
+            toks = [(s, e, text[s:e]) for s, e in tokenize_spans(text)]
+            out += [[(w, "O") for _, _, w in win] for win in windows(toks)]
     return out
 
 
-def _teacher_targets(run: Path, items, n_labels: int) -> list:
-    """The teacher's (an exported run's int8 ONNX model) label distribution at every word piece."""
+def _onnx_predict(path: Path, threads: int):
+    """``predict(ids, cases, mask)`` -> label probabilities, from an exported int8 ONNX model."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 2
-    sess = ort.InferenceSession(str(run / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+    opts.intra_op_num_threads = threads
+    s = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+    def predict(ids, cases, mask):
+        return s.run(None, {"input_ids": ids.numpy(), "case_ids": cases.numpy(), "attention_mask": mask.numpy()})[0]
+
+    return predict
+
+
+def _teacher_targets(run: Path, items) -> list:
+    """The teacher's (an exported run's model) label distribution at every word piece."""
+    predict = _onnx_predict(run / "model.onnx", threads=2)
     out = [None] * len(items)
     for g, ids, cases, _, mask in _batches(items, 32, None):
-        probs = sess.run(None, {"input_ids": ids.numpy(), "case_ids": cases.numpy(), "attention_mask": mask.numpy()})[0]
+        probs = predict(ids, cases, mask)
         for r, k in enumerate(g):
             out[k] = probs[r, : len(items[k][0])].astype(np.float32)
     return out
@@ -209,7 +212,7 @@ def train(model: str, epochs: float | None, export: bool, tag: str) -> dict:
         train_sents += extra
         teacher = WORK / distil["teacher"]
         print(f"{model}: teacher {teacher}, {len(extra)} unlabeled sentences; computing its distributions", flush=True)
-        soft = _teacher_targets(teacher, train_items, len(labels))
+        soft = _teacher_targets(teacher, train_items)
         mix = distil["gold_weight"]  # target = mix * gold one-hot + (1 - mix) * teacher, on labeled sentences
         for k in range(labeled):
             for j, t in enumerate(train_items[k][2]):
@@ -357,16 +360,7 @@ def _export_onnx(net, out: Path, tokenizer, base: Path) -> None:
 
 
 def _onnx_scores(path: Path, sents, items, labels) -> dict:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    s = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-
-    def predict(ids, cases, mask):
-        return s.run(None, {"input_ids": ids.numpy(), "case_ids": cases.numpy(), "attention_mask": mask.numpy()})[0]
-
-    return _score(predict, sents, items, labels)
+    return _score(_onnx_predict(path, threads=1), sents, items, labels)
 
 
 def main() -> None:
