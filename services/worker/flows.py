@@ -17,7 +17,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from services.core import logging as log_setup
 from services.core.errors import DocenrichError, TaskSkipped
-from services.core.job_store import ACTIVE_KEY, get_store, job_key
+from services.core.job_store import ACTIVE_KEY, TASK_NAMES, get_store, job_key
 from services.core.settings import get_settings
 from services.nlp import pipeline
 from services.worker import publish
@@ -76,6 +76,17 @@ def send(job_id: str, tasks: list[str], parent: str | None = None) -> None:
         app.send_task(f"docenrich.{task}", args=[job_id], queue=task, task_id=celery_task_id(job_id, task))
 
 
+def _awaited(raw: dict[str, str]) -> tuple[list[str], list[str]]:
+    """A job record's unfinished tasks, and the tasks whose message it waits for: the
+    language task alone while the rest depend on it, otherwise every unfinished task."""
+    tasks = orjson.loads(raw["tasks"])
+    unfinished = [t for t in tasks if orjson.loads(raw[f"task:{t}"])["status"] in ("pending", "running")]
+    needs_language = "language" in unfinished or (
+        not raw.get("dispatched") and first_wave(tasks, raw.get("language_hint") or None) == ["language"]
+    )
+    return unfinished, (["language"] if needs_language else unfinished)
+
+
 def sweep(stale_after: float, limit: int = 500) -> list[str]:
     """Send again the tasks of jobs that made no progress for ``stale_after`` seconds.
 
@@ -97,20 +108,101 @@ def sweep(stale_after: float, limit: int = 500) -> list[str]:
         if now - progressed < stale_after:
             client.zadd(ACTIVE_KEY, {job_id: progressed})
             continue
-        tasks = orjson.loads(raw["tasks"])
-        unfinished = [t for t in tasks if orjson.loads(raw[f"task:{t}"])["status"] in ("pending", "running")]
+        unfinished, again = _awaited(raw)
         if not unfinished:
             store.record_end(job_id)  # every task done, the end never recorded
             continue
-        needs_language = "language" in unfinished or (
-            not raw.get("dispatched") and first_wave(tasks, raw.get("language_hint") or None) == ["language"]
-        )
-        again = ["language"] if needs_language else unfinished
         send(job_id, again)
         client.zadd(ACTIVE_KEY, {job_id: now})
         log.warning("re-sent stalled tasks %s", ",".join(again), extra={"job_id": job_id})
         resent.append(job_id)
     return resent
+
+
+BROKER_RUN_KEY = "docenrich:broker-run-id"
+_seen_run_id: str | None = None
+
+
+def broker_restarted() -> bool:
+    """Whether the Redis broker restarted since a sweeper last looked: its ``run_id``
+    changed. The last one seen is kept in the broker itself (it survives a restart with an
+    append-only file, and so reaches whichever worker sweeps next) and in this process
+    (for a broker that restarts empty). Always False for RabbitMQ, which keeps a taken
+    message until it is acknowledged."""
+    global _seen_run_id
+    if not publish.enabled():
+        return False
+    broker = publish.broker()
+    try:
+        run_id = broker.info("server")["run_id"]
+    except (redis.ResponseError, KeyError):  # INFO renamed or disabled (some managed Redis): no early resend
+        return False
+    kept = broker.getset(BROKER_RUN_KEY, run_id)
+    restarted = (kept is not None and kept != run_id) or (_seen_run_id is not None and _seen_run_id != run_id)
+    _seen_run_id = run_id
+    return restarted
+
+
+def _queued_task_ids(queues: list[str], chunk: int = 1000) -> set[str]:
+    """The task ids of every message waiting on these queues of the Redis broker."""
+    broker = publish.broker()
+    ids: set[str] = set()
+    for queue in queues:
+        start = 0
+        while batch := broker.lrange(queue, start, start + chunk - 1):
+            ids.update(orjson.loads(m)["headers"]["id"] for m in batch)
+            start += chunk
+    return ids
+
+
+def resend_lost(before: float, limit: int = 5000) -> list[str]:
+    """After a broker restart: send again the tasks whose message the broker lost, at once
+    instead of after the stale-task time (``sweep``).
+
+    A worker's BRPOP that Redis carried out in the instant it stopped takes the message
+    with it: the reply dies with the connection. Such a task is still ``pending`` in the
+    job store and its message is on no queue. Jobs that progressed after ``before`` are
+    left alone (their message may be on its way to a worker). A message a worker had
+    taken but not started yet looks lost too; it is sent twice, which is harmless (the
+    store refuses a second result)."""
+    store = get_store()
+    client = store.redis
+    queued = _queued_task_ids(list(TASK_NAMES))
+    resent = []
+    for job_id in client.zrangebyscore(ACTIVE_KEY, "-inf", before, start=0, num=limit):
+        raw = client.hgetall(job_key(job_id))
+        if not raw or raw.get("final_status"):
+            continue
+        status = {t: orjson.loads(raw[f"task:{t}"])["status"] for t in orjson.loads(raw["tasks"])}
+        _, awaited = _awaited(raw)
+        # (a language task the job did not ask for has no status of its own: it counts as pending)
+        lost = [t for t in awaited if status.get(t, "pending") == "pending" and celery_task_id(job_id, t) not in queued]
+        if lost:
+            send(job_id, lost)
+            log.warning("re-sent tasks whose message the restarted broker lost: %s", ",".join(lost), extra={"job_id": job_id})
+            resent.append(job_id)
+    return resent
+
+
+# When a broker restart was seen: the jobs that had progressed before then are looked
+# at RECOVER_AFTER seconds later (a message a worker took just before must have started).
+RECOVER_KEY = "docenrich:recover-lost-before"
+RECOVER_AFTER = 5.0
+
+
+def recover_lost_messages(now: float | None = None) -> list[str]:
+    """Called by the sweeper every round: after a restart of the Redis broker, send again
+    the tasks whose message it lost (``resend_lost``) within a round or two, instead of
+    after the stale-task time (``sweep``: the visibility timeout, 15 min by default)."""
+    client = get_store().redis
+    now = time.time() if now is None else now
+    if broker_restarted():
+        client.set(RECOVER_KEY, repr(now), ex=24 * 3600)
+    due = client.get(RECOVER_KEY)
+    if due is None or now - float(due) < RECOVER_AFTER:
+        return []
+    client.delete(RECOVER_KEY)
+    return resend_lost(before=float(due))
 
 
 def _downstream(record: dict[str, str]) -> list[str]:

@@ -128,7 +128,8 @@ SWEEP_LOCK = "docenrich:sweeper"
 def _sweeper(hostname: str) -> None:
     """Every interval, one worker of the cluster (whoever takes the lock) re-sends tasks
     and webhooks that stalled because their message was lost (``flows.sweep``,
-    ``webhooks.sweep``)."""
+    ``webhooks.sweep``), and, after a restart of the Redis broker, the tasks whose message
+    it lost (``flows.recover_lost_messages``)."""
     from services.core.redis_client import get_redis
     from services.worker import flows, webhooks
 
@@ -137,6 +138,7 @@ def _sweeper(hostname: str) -> None:
     while not _stop.wait(interval):
         try:
             if get_redis().set(SWEEP_LOCK, hostname, nx=True, ex=max(1, int(interval))):
+                flows.recover_lost_messages()
                 flows.sweep(settings.stale_after)
                 webhooks.sweep(settings.stale_after)
         except Exception:  # Redis away or a bad record: try again next round

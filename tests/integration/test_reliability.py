@@ -14,6 +14,7 @@ import threading
 import time
 
 import httpx
+import orjson
 import psutil
 import pytest
 import redis
@@ -109,6 +110,35 @@ def test_redis_restart_loses_nothing(tmp_path):
             job = wait_final(s.url, job_id, timeout=180)
             assert job["status"] in ("succeeded", "partially_succeeded"), (job, s.logs())
             assert all(n == 1 for n in writes(s.redis_url, job_id).values())
+
+
+def test_message_lost_in_a_redis_restart_is_sent_again_at_once(tmp_path):
+    """A message Redis handed out in the instant it stopped is gone (the worker never got
+    it). After the restart the sweeper sends that task again within seconds, with the
+    default 15-minute stale-task time, and only that one: a message still on its queue is
+    not doubled."""
+    with stack.Stack(tmp_path, {"w-lang": "language", "w-rest": "entities,summary"}, DOCENRICH_SWEEP_INTERVAL_SECONDS="1") as s:
+        s.workers.pop("w-lang").stop()  # warm shutdown: nothing held, no consumer of language
+        lost, kept = (httpx.post(f"{s.url}/v1/documents", json={"text": f"{ENGLISH_NEWS} {i}", "tasks": ["language"]}).json()["id"]
+                      for i in range(2))
+        broker = redis.Redis.from_url(s.redis_url)
+
+        def queued() -> list[str]:
+            return sorted(orjson.loads(m)["headers"]["id"] for m in broker.lrange("language", 0, -1))
+
+        assert queued() == sorted([f"{lost}-language", f"{kept}-language"])
+        assert broker.rpop("language") is not None  # the oldest: what a worker takes first
+        assert queued() == [f"{kept}-language"]
+        s.redis.stop()
+        s.redis.start()  # same port and data: the job records and the other message survive
+        stack.wait_for(lambda: len(queued()) == 2, 60, "the lost message was not sent again:\n" + s.logs())
+        time.sleep(3)  # later rounds send nothing more
+        assert queued() == sorted([f"{lost}-language", f"{kept}-language"])
+        s.add_worker("w-lang-2", "language")
+        for job_id in (lost, kept):
+            job = wait_final(s.url, job_id, timeout=120)
+            assert job["status"] == "succeeded", (job, s.logs())
+            assert writes(s.redis_url, job_id) == {"language": 1}
 
 
 def test_scale_out_under_load_exactly_once(tmp_path):
