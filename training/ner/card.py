@@ -165,6 +165,9 @@ def main() -> None:
                f"teacher's label distribution, and on unlabeled text (" + ", ".join(
                    f"../shared/data/{u['jsonl']}, field `{u['field']}`" for u in distil["unlabeled"])
                + ") the teacher's distribution alone."] if distil else []),
+            *([f"- initialised from the trained `{spec['encoder']['init'].split('/')[0]}` model (its lower "
+               f"{spec['encoder'].get('layers', 12)} layers, case embedding and output layer), not from the pretrained encoder."]
+              if spec.get("encoder", {}).get("init") else []),
             "",
             "Dev set used for checkpoint selection: " + ", ".join(f"`{c}`" for c in spec["train_dev"]) + ".",
             "",

@@ -245,6 +245,12 @@ def train(model: str, epochs: float | None, export: bool, tag: str) -> dict:
             return self.out(self.drop(self.bert(inputs_embeds=x, attention_mask=mask).last_hidden_state))
 
     net = Tagger()
+    if enc.get("init"):  # start from a trained run (e.g. the teacher's own lower layers and head)
+        own = net.state_dict()
+        saved = torch.load(WORK / enc["init"] / "weights.pt")
+        kept = {k: v for k, v in saved.items() if k in own and own[k].shape == v.shape}
+        net.load_state_dict(kept, strict=False)
+        print(f"{model}: {len(kept)} of {len(own)} tensors from {enc['init']}", flush=True)
     opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=enc["lr"], weight_decay=enc["weight_decay"])
     per_epoch = math.ceil(len(train_items) / enc["batch_size"])
     steps = int(per_epoch * epochs)
