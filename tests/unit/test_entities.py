@@ -172,14 +172,15 @@ def test_seed_recall():
             (hits if ok else misses).append((label, name))
     total = len(hits) + len(misses)
     recall = len(hits) / total
-    # The committed model (2.0.0, the distilled encoder) finds 16 of these 19 with the
-    # right label (0.84: it misses the general وايت, الحرس الثوري and البيت الأبيض; the CRF
-    # ensemble before it missed داعش, البيت الأبيض and فيلق القدس); the bar (0.8)
-    # tolerates no further miss.
+    # The committed model (2.1.0, the distilled encoder started from its teacher's weights)
+    # finds 17 of these 19 with the right label (0.89: it misses الحرس الثوري and البيت الأبيض;
+    # 2.0.0 also missed the general وايت, the CRF ensemble before it داعش, البيت الأبيض and
+    # فيلق القدس); the bar (0.84) tolerates one miss more, for int8 kernels that differ
+    # between CPUs, and no second.
     assert recall >= SEED_MIN_RECALL, f"seed recall {recall:.2f}; missed {misses}"
 
 
-SEED_MIN_RECALL = 0.8
+SEED_MIN_RECALL = 0.84
 
 
 def test_arabic_ensemble_merge_rule():
