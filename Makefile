@@ -38,8 +38,8 @@ bench: install
 train-ner: install
 	$(PY) -m pip install --disable-pip-version-check -q -e '.[train]'
 	$(PY) -m training.ner.encoder --model ar_encoder --tag e12 --no-export
-	$(PY) -m training.ner.encoder --model ar_e5_l6_kd_init --model en --model es_e5 --model ru_e5
-	$(PY) -m training.ner.train --model de --model fr --model it --model nl --model nl_seed1 --model nl_seed2 --model pl --model pt
+	$(PY) -m training.ner.encoder --model ar_e5_l6_kd_init --model en --model es_e5 --model ru_e5 --model nl_e5
+	$(PY) -m training.ner.train --model de --model fr --model it --model pl --model pt
 	$(PY) -m evaluation.ner
 	$(PY) -m training.ner.card
 
