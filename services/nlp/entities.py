@@ -48,8 +48,9 @@ _MAX_CHUNK = 5000
 _PIPE_BATCH = 64
 
 # Seed-vote ensembles (a model whose meta lists ``vote_members``) run every member, which
-# costs that many times the time of one: DOCENRICH_NER_VOTE=0 runs the first alone (nl:
-# dev F1 0.825 -> 0.813, three times the words per second; training/ner/README.md).
+# costs that many times the time of one: DOCENRICH_NER_VOTE=0 runs the first alone. No shipped
+# model has members since docenrich_ner_nl 2.0.0; the training variant `nl` does (dev F1
+# 0.825 -> 0.813 alone, three times the words per second; training/ner/README.md).
 _VOTE = os.environ.get("DOCENRICH_NER_VOTE", "1") == "1"
 
 _MODELS: dict[str, Any] = {}  # model dir name -> loaded spaCy Language
