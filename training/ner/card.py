@@ -110,7 +110,10 @@ def main() -> None:
         if spec.get("encoder"):
             lic.append(LICENSES["e5" if e5 else "minilm"])
         distil = spec.get("encoder", {}).get("distil")
-        teacher, _, teacher_tag = distil["teacher"].partition("/run-") if distil else ("", "", "")
+        runs = ([distil["teacher"]] if isinstance(distil["teacher"], str) else distil["teacher"]) if distil else []
+        teachers = [r.partition("/run-") for r in runs]  # (spec key, "/run-", tag) of each teacher
+        teacher = teachers[0][0] if teachers else ""
+        mean = f"{len(teachers)} teachers' mean" if len(teachers) > 1 else "teacher's"
         if distil and distil.get("unlabeled"):
             lic.append(LICENSES["xlsum"])
         if spec.get("clusters"):  # the CRF's word clusters (and its spaCy member's vectors) come from the encoder
@@ -159,12 +162,16 @@ def main() -> None:
                + spec["vectors"]["measured"] + " (runs.log).", ""]
               if spec.get("vectors") else []),
             *[f"- `{c}` (../shared/data/ner/{c.split(':')[0]}.tsv)" for c in corpora],
-            *([f"- distillation: the model learns from a larger one, `{teacher}` (trained on the "
-               f"corpora above, {specs[teacher]['encoder'].get('layers', 12)} layers): on those "
-               f"corpora its targets are {distil['gold_weight']:g} x the gold label + {1 - distil['gold_weight']:g} x the "
-               f"teacher's label distribution, and on unlabeled text (" + ", ".join(
+            *([(f"- distillation: the model learns from larger ones, "
+                + ", ".join(f"`{k}` (seed {specs[k]['encoder']['seed']})" for k, _, _ in teachers)
+                + f" (trained on the corpora above, {specs[teacher]['encoder'].get('layers', 12)} layers)"
+                if len(teachers) > 1 else
+                f"- distillation: the model learns from a larger one, `{teacher}` (trained on the "
+                f"corpora above, {specs[teacher]['encoder'].get('layers', 12)} layers)")
+               + f": on those corpora its targets are {distil['gold_weight']:g} x the gold label + "
+               f"{1 - distil['gold_weight']:g} x the {mean} label distribution, and on unlabeled text (" + ", ".join(
                    f"../shared/data/{u['jsonl']}, field `{u['field']}`" for u in distil["unlabeled"])
-               + ") the teacher's distribution alone."] if distil else []),
+               + f") the {mean} distribution alone."] if distil else []),
             *([f"- initialised from the trained `{spec['encoder']['init'].split('/')[0]}` model (its lower "
                f"{spec['encoder'].get('layers', 12)} layers, case embedding and output layer), not from the pretrained encoder."]
               if spec.get("encoder", {}).get("init") else []),
@@ -212,8 +219,8 @@ def main() -> None:
             "",
             "```",
             *([".venv/bin/python -m training.ner.train --model ar   # spaCy member -> spacy/"] if backend == "crf+spacy" else []),
-            *([f".venv/bin/python -m training.ner.encoder --model {teacher} --tag {teacher_tag} --no-export   # the teacher"]
-              if distil else []),
+            *[f".venv/bin/python -m training.ner.encoder --model {k} --tag {tag} --no-export   # {'a' if len(teachers) > 1 else 'the'} teacher"
+              for k, _, tag in teachers],
             f".venv/bin/python -m training.ner.{'train_crf' if backend.startswith('crf') else 'encoder' if backend == 'onnx-encoder' else 'train'} --model {key}",
             *[f".venv/bin/python -m training.ner.train --model {m}   # vote member, after {key}" for m in spec.get("vote_members", [])],
             *([".venv/bin/python -m training.ner.train --model eu_resume   # stage 2: continues stage 1's model-best"]

@@ -167,9 +167,21 @@ def _onnx_predict(path: Path, threads: int):
     return predict
 
 
-def _teacher_targets(run: Path, items) -> list:
-    """The teacher's (an exported run's model) label distribution at every word piece."""
-    predict = _onnx_predict(run / "model.onnx", threads=2)
+def _ensemble(runs: list[Path], threads: int):
+    """``predict(ids, cases, mask)`` -> the mean of the label distributions of one or more
+    exported runs' int8 models (several teachers trained with different seeds: their mean is
+    a better teacher than any one of them, and its errors are less one run's noise)."""
+    members = [_onnx_predict(run / "model.onnx", threads) for run in runs]
+
+    def predict(ids, cases, mask):
+        return sum(m(ids, cases, mask) for m in members) / len(members)
+
+    return predict
+
+
+def _teacher_targets(runs: list[Path], items) -> list:
+    """The teachers' (exported runs' models) mean label distribution at every word piece."""
+    predict = _ensemble(runs, threads=2)
     out = [None] * len(items)
     for g, ids, cases, _, mask in _batches(items, 32, None):
         probs = predict(ids, cases, mask)
@@ -178,7 +190,7 @@ def _teacher_targets(run: Path, items) -> list:
     return out
 
 
-def train(model: str, epochs: float | None, export: bool, tag: str) -> dict:
+def train(model: str, epochs: float | None, export: bool, tag: str, threads: int | None = None) -> dict:
     import torch
     from tokenizers import Tokenizer
     from torch import nn
@@ -188,7 +200,7 @@ def train(model: str, epochs: float | None, export: bool, tag: str) -> dict:
     hf_logging.set_verbosity_error()  # its load report lists the unused pooler weights: expected
 
     spec = load_specs()[model]
-    enc = spec["encoder"]
+    enc = spec["encoder"] | ({"threads": threads} if threads else {})  # runs.log records the threads used
     epochs = epochs or enc["epochs"]
     torch.manual_seed(enc["seed"])
     rng = random.Random(enc["seed"])
@@ -204,15 +216,24 @@ def train(model: str, epochs: float | None, export: bool, tag: str) -> dict:
     train_items = [data.encode(s) for s in train_sents]
     dev_items = [data.encode(s) for s in dev_sents]
     distil = enc.get("distil")  # learn from a trained teacher's distributions as well
-    soft = None
+    soft, teacher_scores = None, None
     if distil:
         extra = _unlabeled_sentences(distil.get("unlabeled", []))
         labeled = len(train_items)
         train_items += [data.encode(s) for s in extra]
         train_sents += extra
-        teacher = WORK / distil["teacher"]
-        print(f"{model}: teacher {teacher}, {len(extra)} unlabeled sentences; computing its distributions", flush=True)
-        soft = _teacher_targets(teacher, train_items)
+        names = distil["teacher"] if isinstance(distil["teacher"], list) else [distil["teacher"]]
+        teachers = [WORK / t for t in names]
+        for t in teachers:
+            if not (t / "model.onnx").is_file():
+                raise SystemExit(f"teacher {t} is missing: train it first (see the spec's teacher in models.json)")
+        if len(teachers) > 1:  # what the mean of the teachers scores, against each of them
+            teacher_scores = {n: _score(_ensemble([t], 2), dev_sents, dev_items, labels)["ents_f"] for n, t in zip(names, teachers)}
+            teacher_scores["mean"] = _score(_ensemble(teachers, 2), dev_sents, dev_items, labels)["ents_f"]
+            print(f"{model}: teachers' train-dev F1 (int8, gold words): {teacher_scores}", flush=True)
+        print(f"{model}: {len(teachers)} teacher(s) {', '.join(names)}, {len(extra)} unlabeled sentences; "
+              "computing their distributions", flush=True)
+        soft = _teacher_targets(teachers, train_items)
         mix = distil["gold_weight"]  # target = mix * gold one-hot + (1 - mix) * teacher, on labeled sentences
         for k in range(labeled):
             for j, t in enumerate(train_items[k][2]):
@@ -305,6 +326,8 @@ def train(model: str, epochs: float | None, export: bool, tag: str) -> dict:
         "train_seconds": round(time.time() - t0, 1), "best_step": best_step, "history": history,
         "train_dev_ents": {k: sc[k] for k in ("ents_p", "ents_r", "ents_f")}, "train_dev_per_type": sc["per_type"],
     }
+    if teacher_scores:
+        entry["teachers_train_dev_f"] = teacher_scores
     out = WORK / model / ("run" + (f"-{tag}" if tag else ""))
     if out.exists():
         shutil.rmtree(out)
@@ -375,9 +398,11 @@ def main() -> None:
     ap.add_argument("--epochs", type=float, help="override the spec's epochs")
     ap.add_argument("--tag", default="")
     ap.add_argument("--no-export", action="store_true")
+    ap.add_argument("--threads", type=int, help="override the spec's torch threads (e.g. 1 each for two runs at once "
+                    "on two cores; results then differ slightly from a run with the spec's threads)")
     args = ap.parse_args()
     for m in args.model:
-        train(m, args.epochs, export=not args.no_export, tag=args.tag)
+        train(m, args.epochs, export=not args.no_export, tag=args.tag, threads=args.threads)
 
 
 if __name__ == "__main__":
