@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from .common import MODELS_DIR, REPO, load_specs, member_dir
+from .common import MODELS_DIR, REPO, load_specs, member_dir, teacher_runs
 
 LICENSES = {
     "anercorp": "ANERcorp (Benajiba et al. 2007): no license file in the source repo, described as free for research -> research-only unless cleared",
@@ -110,8 +110,7 @@ def main() -> None:
         if spec.get("encoder"):
             lic.append(LICENSES["e5" if e5 else "minilm"])
         distil = spec.get("encoder", {}).get("distil")
-        runs = ([distil["teacher"]] if isinstance(distil["teacher"], str) else distil["teacher"]) if distil else []
-        teachers = [r.partition("/run-") for r in runs]  # (spec key, "/run-", tag) of each teacher
+        teachers = [r.partition("/run-") for r in teacher_runs(distil)]  # (spec key, "/run-", tag) of each teacher
         teacher = teachers[0][0] if teachers else ""
         mean = f"{len(teachers)} teachers' mean" if len(teachers) > 1 else "teacher's"
         if distil and distil.get("unlabeled"):

@@ -19,6 +19,14 @@ def load_specs() -> dict:
     return {k: v for k, v in specs.items() if not k.startswith("_")}
 
 
+def teacher_runs(distil: dict | None) -> list[str]:
+    """The teacher runs (``<spec key>/run-<tag>`` under WORK) of a spec's ``distil``: one or a list."""
+    if not distil:
+        return []
+    t = distil["teacher"]
+    return [t] if isinstance(t, str) else list(t)
+
+
 def member_dir(specs: dict, model: str) -> str:
     """The subdirectory a member model (``name`` ``<parent>/<dir>``) is exported to."""
     return specs[model]["name"].split("/", 1)[1]

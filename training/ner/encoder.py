@@ -31,7 +31,7 @@ import numpy as np
 
 from services.nlp.encoder_ner import CASE_CLASSES, EncoderTagger, encode_words, windows
 
-from .common import DATA_DIR, MODELS_DIR, RUNS_LOG, WORK, bio_spans, load_specs, read_tsv
+from .common import DATA_DIR, MODELS_DIR, RUNS_LOG, WORK, bio_spans, load_specs, read_tsv, teacher_runs
 
 
 def _encoder_dir(enc: dict) -> Path:
@@ -167,11 +167,12 @@ def _onnx_predict(path: Path, threads: int):
     return predict
 
 
-def _ensemble(runs: list[Path], threads: int):
-    """``predict(ids, cases, mask)`` -> the mean of the label distributions of one or more
-    exported runs' int8 models (several teachers trained with different seeds: their mean is
-    a better teacher than any one of them, and its errors are less one run's noise)."""
-    members = [_onnx_predict(run / "model.onnx", threads) for run in runs]
+def _mean(members: list):
+    """``predict(ids, cases, mask)`` -> the mean of the members' label distributions (several
+    teachers trained with different seeds: their mean is a better teacher than any one of
+    them, and its errors are less one run's noise)."""
+    if len(members) == 1:
+        return members[0]
 
     def predict(ids, cases, mask):
         return sum(m(ids, cases, mask) for m in members) / len(members)
@@ -179,9 +180,8 @@ def _ensemble(runs: list[Path], threads: int):
     return predict
 
 
-def _teacher_targets(runs: list[Path], items) -> list:
-    """The teachers' (exported runs' models) mean label distribution at every word piece."""
-    predict = _ensemble(runs, threads=2)
+def _teacher_targets(predict, items) -> list:
+    """The teacher's (``predict``) label distribution at every word piece."""
     out = [None] * len(items)
     for g, ids, cases, _, mask in _batches(items, 32, None):
         probs = predict(ids, cases, mask)
@@ -222,18 +222,19 @@ def train(model: str, epochs: float | None, export: bool, tag: str, threads: int
         labeled = len(train_items)
         train_items += [data.encode(s) for s in extra]
         train_sents += extra
-        names = distil["teacher"] if isinstance(distil["teacher"], list) else [distil["teacher"]]
-        teachers = [WORK / t for t in names]
-        for t in teachers:
-            if not (t / "model.onnx").is_file():
-                raise SystemExit(f"teacher {t} is missing: train it first (see the spec's teacher in models.json)")
-        if len(teachers) > 1:  # what the mean of the teachers scores, against each of them
-            teacher_scores = {n: _score(_ensemble([t], 2), dev_sents, dev_items, labels)["ents_f"] for n, t in zip(names, teachers)}
-            teacher_scores["mean"] = _score(_ensemble(teachers, 2), dev_sents, dev_items, labels)["ents_f"]
+        names = teacher_runs(distil)
+        for n in names:
+            if not (WORK / n / "model.onnx").is_file():
+                raise SystemExit(f"teacher {WORK / n} is missing: train it first (see the spec's teacher in models.json)")
+        members = [_onnx_predict(WORK / n / "model.onnx", threads=2) for n in names]  # each loaded once
+        teacher = _mean(members)
+        if len(members) > 1:  # what the mean of the teachers scores, against each of them
+            teacher_scores = {n: _score(m, dev_sents, dev_items, labels)["ents_f"] for n, m in zip(names, members)}
+            teacher_scores["mean"] = _score(teacher, dev_sents, dev_items, labels)["ents_f"]
             print(f"{model}: teachers' train-dev F1 (int8, gold words): {teacher_scores}", flush=True)
-        print(f"{model}: {len(teachers)} teacher(s) {', '.join(names)}, {len(extra)} unlabeled sentences; "
+        print(f"{model}: {len(names)} teacher(s) {', '.join(names)}, {len(extra)} unlabeled sentences; "
               "computing their distributions", flush=True)
-        soft = _teacher_targets(teachers, train_items)
+        soft = _teacher_targets(teacher, train_items)
         mix = distil["gold_weight"]  # target = mix * gold one-hot + (1 - mix) * teacher, on labeled sentences
         for k in range(labeled):
             for j, t in enumerate(train_items[k][2]):
