@@ -11,7 +11,11 @@ library. Words come from spaCy's rule-based tokenizer for the language (the conv
 of the CoNLL-style training data), or for a model whose meta.json says ``"words":
 "arabic"`` from ``arabic.tokenize_spans`` (ANERcorp's convention); offsets are those words':
 exact code-point offsets into the chunk. A window is a sentence (cut after . ! ? ؟) of at most
-``_MAX_WORDS`` words and ``max_pieces`` word pieces, as the model saw in training.
+``_MAX_WORDS`` words and ``max_pieces`` word pieces, as the model saw in training. A model
+whose meta.json sets ``pack_words`` was trained on consecutive sentences packed into one
+window of at most that many words; its windows are packed the same way, across the lines
+of a document, so that each sentence is read with its neighbours as context (a mention
+never runs from one line into the next).
 
 Score of a mention: the lowest softmax probability, over its words, of the label the
 model chose for that word.
@@ -91,13 +95,25 @@ def windows(toks: list[tuple[int, int, str]]) -> list[list[tuple[int, int, str]]
     return out
 
 
+def pack(wins: list[list], words: int) -> list[list]:
+    """Consecutive windows joined while the joined window holds at most ``words`` words
+    (``words`` 0: unchanged)."""
+    out: list[list] = []
+    for win in wins:
+        if words and out and len(out[-1]) + len(win) <= words:
+            out[-1].extend(win)
+        else:
+            out.append(list(win))
+    return out
+
+
 def _batches(items: list) -> list[list]:
     """Windows sorted by length, cut into batches of at most _BATCH whose padding costs
     at most _PAD_WASTE of the batch: the model's time goes with the padded size, and a
     short window padded to a long one's length costs as much as the long one."""
     out, cur, used = [], [], 0
     for it in items:
-        n = len(it[2][0])
+        n = len(it[1][0])
         if cur and (len(cur) == _BATCH or (len(cur) + 1) * n > (used + n) * (1 + _PAD_WASTE)):
             out.append(cur)
             cur, used = [], 0
@@ -120,6 +136,7 @@ class EncoderTagger:
         enc = meta["encoder"]
         self._set_labels(enc["labels"])
         self.max_pieces: int = enc["max_pieces"]
+        self.pack_words: int = enc.get("pack_words", 0)
         opts = ort.SessionOptions()
         # One thread: a worker process is one core's worth of work (scale with processes).
         # The session is made in the worker's parent (preload) and its pages are shared by
@@ -165,7 +182,7 @@ class EncoderTagger:
 
     def _fit(self, window: list[tuple[int, int, str]]) -> list[tuple[list[tuple[int, int, str]], tuple]]:
         """The window encoded, halved until it fits in ``max_pieces`` word pieces."""
-        encoded = encode_words(self.tokenizer, [w for _, _, w in window])
+        encoded = encode_words(self.tokenizer, [t[2] for t in window])
         if len(encoded[0]) <= self.max_pieces or len(window) == 1:
             if len(encoded[0]) > self.max_pieces:  # one word longer than the limit: its head
                 encoded = tuple(x[: self.max_pieces - 1] + x[-1:] for x in encoded)
@@ -177,33 +194,39 @@ class EncoderTagger:
 
     def run(self, chunks: list[str]) -> list[list[tuple[int, int, str, float]]]:
         """(start_char, end_char, label, score) per chunk."""
-        items = []  # (chunk index, words, (ids, cases, word ids))
-        for ci, chunk in enumerate(chunks):
-            for window in self._windows(chunk):
-                items.extend((ci, w, e) for w, e in self._fit(window))
+        # words as (start, end, text, chunk index); sentences packed across chunks if the model was so trained
+        sents = [[(s, e, w, ci) for s, e, w in win] for ci, chunk in enumerate(chunks) for win in self._windows(chunk)]
+        items = [it for window in pack(sents, self.pack_words) for it in self._fit(window)]  # (words, encoded)
         out: list[list[tuple[int, int, str, float]]] = [[] for _ in chunks]
-        order = sorted(range(len(items)), key=lambda k: len(items[k][2][0]))
+        order = sorted(range(len(items)), key=lambda k: len(items[k][1][0]))
         for batch in _batches([items[k] for k in order]):
-            n = len(batch[-1][2][0])
+            n = len(batch[-1][1][0])
             ids = np.zeros((len(batch), n), np.int64)
             cases = np.zeros_like(ids)
             mask = np.zeros_like(ids)
-            for r, (_, _, (pieces, case, _)) in enumerate(batch):
+            for r, (_, (pieces, case, _)) in enumerate(batch):
                 ids[r, : len(pieces)] = pieces
                 cases[r, : len(pieces)] = case
                 mask[r, : len(pieces)] = 1
             probs = self.session.run(None, {"input_ids": ids, "case_ids": cases, "attention_mask": mask})[0]
-            for r, (ci, words, (_, _, wid)) in enumerate(batch):
-                out[ci].extend(self._decode(words, wid, probs[r]))
+            for r, (words, (_, _, wid)) in enumerate(batch):
+                for s, e, label, score in self._decode_words(len(words), wid, probs[r], [t[3] for t in words]):
+                    out[words[s][3]].append((words[s][0], words[e - 1][1], label, score))
         for ents in out:
             ents.sort()
         return out
 
     def _decode(self, words, wid, probs) -> list[tuple[int, int, str, float]]:
+        """(start_char, end_char, label, score) of the mentions among ``words``."""
+        return [(words[s][0], words[e - 1][1], label, score) for s, e, label, score in self._decode_words(len(words), wid, probs)]
+
+    def _decode_words(self, n_words: int, wid, probs, parts=None) -> list[tuple[int, int, str, float]]:
         """IOB2 decoding of the first word piece's label distribution per word: the most
         probable label sequence in which every ``I-`` continues a mention of its label
-        (Viterbi; when the per-word best labels already form such a sequence, they are it)."""
-        dist = np.zeros((len(words), len(self.labels)), np.float32)
+        (Viterbi; when the per-word best labels already form such a sequence, they are it).
+        (start word, end word, label, score) per mention; with ``parts`` (a part, here a
+        line, per word), a mention ends where the part does."""
+        dist = np.zeros((n_words, len(self.labels)), np.float32)
         dist[:, self._o] = 1.0  # a word with no piece: O
         prev = None
         for j, w in enumerate(wid):
@@ -217,7 +240,8 @@ class EncoderTagger:
         ents = []
         cur = None  # [start word, end word, label, score]
         for i, (tag, p) in enumerate(tags):
-            if tag != "O" and tag[2:] == (cur[2] if cur else None) and tag.startswith("I-"):
+            same_part = parts is None or parts[i] == parts[i - 1]
+            if tag != "O" and tag[2:] == (cur[2] if cur else None) and tag.startswith("I-") and same_part:
                 cur[1] = i + 1
                 cur[3] = min(cur[3], p)
                 continue
@@ -226,7 +250,7 @@ class EncoderTagger:
             cur = [i, i + 1, tag[2:], p] if tag != "O" else None
         if cur:
             ents.append(cur)
-        return [(words[s][0], words[e - 1][1], label, score) for s, e, label, score in ents]
+        return [tuple(e) for e in ents]
 
     def _viterbi(self, dist: np.ndarray) -> np.ndarray:
         """The label sequence of highest probability among those where an ``I-X`` follows

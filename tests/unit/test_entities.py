@@ -303,6 +303,58 @@ def test_encoder_model_with_arabic_words_splits_like_the_crf_and_cuts_at_arabic_
             assert 0 <= s < e <= len(text)
 
 
+def test_encoder_with_pack_words_reads_a_documents_lines_together_and_keeps_mentions_in_their_line(tmp_path):
+    import json
+
+    import numpy as np
+
+    from services.nlp.encoder_ner import EncoderTagger, pack
+
+    assert pack([[1, 2], [3], [4, 5, 6], [7]], 3) == [[1, 2, 3], [4, 5, 6], [7]]
+    assert pack([[1, 2], [3]], 0) == [[1, 2], [3]]
+    # the shipped English encoder's files, with a meta.json that packs sentences
+    src = entities.MODELS_DIR / "docenrich_ner_en"
+    for name in ("model.onnx", "tokenizer.json"):
+        (tmp_path / name).symlink_to(src / name)
+    meta = json.loads((src / "meta.json").read_text(encoding="utf-8"))
+    meta["encoder"]["pack_words"] = 100
+    (tmp_path / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    packed, single = EncoderTagger(tmp_path), entities._model_for("en")[2]
+    assert packed.pack_words == 100 and single.pack_words == 0
+    chunks = ["Angela Merkel visited Paris on Monday.", "Emmanuel Macron met her there.",
+              "They flew to Berlin together. The talks went on."]
+    rows = []  # windows per model call
+
+    class Spy:
+        def __init__(self, session):
+            self.session = session
+
+        def run(self, outputs, feed):
+            rows.append(len(feed["input_ids"]))
+            return self.session.run(outputs, feed)
+
+    for tagger in (packed, single):
+        session = tagger.session
+        tagger.session = Spy(session)
+        try:
+            res = tagger.run(chunks)
+        finally:
+            tagger.session = session
+        found = {(chunks[i][s:e], label) for i, ents in enumerate(res) for s, e, label, _ in ents}
+        assert {("Angela Merkel", "PER"), ("Paris", "LOC"), ("Emmanuel Macron", "PER"), ("Berlin", "LOC")} <= found
+        assert all(0 <= s < e <= len(chunks[i]) for i, ents in enumerate(res) for s, e, _, _ in ents)
+    assert rows == [1, 4]  # the four sentences as one window, or one window each
+    # a mention ends with its line: an I- label on a line's first word starts a new one
+    packed._set_labels(LABELS)
+    probs = np.full((4, 9), 0.01, np.float32)
+    for j, lab in enumerate(["O", "B-PER", "I-PER", "O"]):
+        probs[j, LABELS.index(lab)] = 0.9
+    wid = [None, 0, 1, None]
+    assert packed._decode_words(2, wid, probs) == [(0, 2, "PER", pytest.approx(0.9))]
+    assert packed._decode_words(2, wid, probs, parts=[0, 1]) == [
+        (0, 1, "PER", pytest.approx(0.9)), (1, 2, "PER", pytest.approx(0.9))]
+
+
 def test_encoder_words_keep_hyphenated_names_whole():
     from services.nlp.encoder_ner import join_hyphens
 

@@ -11,7 +11,9 @@ linear warm-up and decay, fixed seeds, both cores). After every epoch it is scor
 spec's ``train_dev`` sets; the best epoch is exported: ``model.onnx`` with softmax
 outputs, weights quantized to int8 per channel (ONNX Runtime dynamic quantization),
 ``tokenizer.json`` and ``meta.json``, into services/nlp/models/ner/<name>/. The run's
-scores (float model and the exported int8 model, on gold words) go to runs.log.
+directory under .work also keeps ``weights.pt`` and the float ``model.float.onnx``, from
+which a student with ``distil.float`` learns. The run's scores (float model and the exported int8
+model, on gold words) go to runs.log.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from services.nlp.encoder_ner import CASE_CLASSES, EncoderTagger, encode_words, windows
+from services.nlp.encoder_ner import CASE_CLASSES, EncoderTagger, encode_words, pack, windows
 
 from .common import DATA_DIR, MODELS_DIR, RUNS_LOG, WORK, bio_spans, load_specs, read_tsv, teacher_runs
 
@@ -68,6 +70,17 @@ def _iob2(sent: list[tuple[str, str]]) -> list[tuple[str, str]]:
         out.append((w, t))
         prev = t
     return out
+
+
+def _windows(sents: list[list[tuple[str, str]]], pack_words: int = 0) -> list[list[tuple[str, str]]]:
+    """Tagged sentences cut into the windows the service reads (after sentence-final
+    tokens and at most ``_MAX_WORDS`` words), so that every word is trained on and scored:
+    a sentence cut at ``max_pieces`` instead lost its tail (ANERcorp dev has one sentence
+    of 1,894 words, with 102 of the dev set's 1,088 entities). With ``pack_words``,
+    consecutive windows are then packed into one of at most that many words, as the
+    service packs a document's sentences for such a model."""
+    wins = [_iob2([(w, t) for _, t, w in win]) for sent in sents for win in windows([(0, t, w) for w, t in sent])]
+    return pack(wins, pack_words)
 
 
 class _Data:
@@ -138,7 +151,7 @@ def _score(predict, sents, items, labels) -> dict:
             "per_type": {lab: prf(*c) for lab, c in sorted(per.items())}}
 
 
-def _unlabeled_sentences(sources: list[dict]) -> list[list[tuple[str, str]]]:
+def _unlabeled_sentences(sources: list[dict], pack_words: int = 0) -> list[list[tuple[str, str]]]:
     """Sentences of raw Arabic text (``{"jsonl": path under DATA_DIR's parent, "field": key}``),
     split into words and windows as the service splits them; tag ``O`` is a placeholder:
     only the teacher's distributions are trained on."""
@@ -149,7 +162,7 @@ def _unlabeled_sentences(sources: list[dict]) -> list[list[tuple[str, str]]]:
         for line in (DATA_DIR.parent / src["jsonl"]).read_text(encoding="utf-8").splitlines():
             text = json.loads(line)[src["field"]]
             toks = [(s, e, text[s:e]) for s, e in tokenize_spans(text)]
-            out += [[(w, "O") for _, _, w in win] for win in windows(toks)]
+            out += [[(w, "O") for _, _, w in win] for win in pack(windows(toks), pack_words)]
     return out
 
 
@@ -211,22 +224,26 @@ def train(model: str, epochs: float | None, export: bool, tag: str, threads: int
     tokenizer.no_truncation()
     labels = ["O"] + [f"{p}-{l}" for l in ("PER", "ORG", "LOC", "MISC") for p in ("B", "I")]
     data = _Data(tokenizer, labels, enc["max_pieces"])
-    train_sents = [_iob2(s) for c in spec["train"] for s in read_tsv(c)]
-    dev_sents = [_iob2(s) for c in spec["train_dev"] for s in read_tsv(c)]
+    pack_words = enc.get("pack_words", 0)  # consecutive sentences of a corpus read together, as context
+    train_sents = [s for c in spec["train"] for s in _windows([_iob2(s) for s in read_tsv(c)], pack_words)]
+    dev_sents = [s for c in spec["train_dev"] for s in _windows([_iob2(s) for s in read_tsv(c)], pack_words)]
     train_items = [data.encode(s) for s in train_sents]
     dev_items = [data.encode(s) for s in dev_sents]
     distil = enc.get("distil")  # learn from a trained teacher's distributions as well
     soft, teacher_scores = None, None
     if distil:
-        extra = _unlabeled_sentences(distil.get("unlabeled", []))
+        extra = _unlabeled_sentences(distil.get("unlabeled", []), pack_words)
         labeled = len(train_items)
         train_items += [data.encode(s) for s in extra]
         train_sents += extra
         names = teacher_runs(distil)
+        # "float": the teachers' float models rather than the served int8 ones (on Arabic,
+        # int8 costs the 12-layer teacher 1.5 points of F1 end to end, 0.779 -> 0.764; runs.log)
+        teacher_file = "model.float.onnx" if distil.get("float") else "model.onnx"
         for n in names:
-            if not (WORK / n / "model.onnx").is_file():
+            if not (WORK / n / teacher_file).is_file():
                 raise SystemExit(f"teacher {WORK / n} is missing: train it first (see the spec's teacher in models.json)")
-        members = [_onnx_predict(WORK / n / "model.onnx", threads=2) for n in names]  # each loaded once
+        members = [_onnx_predict(WORK / n / teacher_file, threads=2) for n in names]  # each loaded once
         teacher = _mean(members)
         if len(members) > 1:  # what the mean of the teachers scores, against each of them
             teacher_scores = {n: _score(m, dev_sents, dev_items, labels)["ents_f"] for n, m in zip(names, members)}
@@ -244,8 +261,9 @@ def train(model: str, epochs: float | None, export: bool, tag: str, threads: int
         for k in range(labeled, len(train_items)):  # unlabeled: every word's first piece is trained on
             ids, cases, tags, wid = train_items[k]
             train_items[k] = (ids, cases, [-100 if t == -100 else 0 for t in tags], wid)
-    print(f"{model}: {len(train_sents)} training sentences ({sum(len(i[0]) for i in train_items)} word pieces), "
-          f"{len(dev_sents)} dev sentences; encoder {base}", flush=True)
+    unit = "windows" if pack_words else "sentences"
+    print(f"{model}: {len(train_sents)} training {unit} ({sum(len(i[0]) for i in train_items)} word pieces), "
+          f"{len(dev_sents)} dev {unit}; encoder {base}", flush=True)
 
     class Tagger(nn.Module):
         def __init__(self):
@@ -323,7 +341,7 @@ def train(model: str, epochs: float | None, export: bool, tag: str, threads: int
         "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "model": model, "tag": tag, "backend": "onnx-encoder",
         "encoder": {k: v for k, v in enc.items()} | {"epochs": epochs},
-        "data": {"train": {"sentences": len(train_sents)}, "dev": {"sentences": len(dev_sents)}},
+        "data": {"train": {unit: len(train_sents)}, "dev": {unit: len(dev_sents)}},
         "train_seconds": round(time.time() - t0, 1), "best_step": best_step, "history": history,
         "train_dev_ents": {k: sc[k] for k in ("ents_p", "ents_r", "ents_f")}, "train_dev_per_type": sc["per_type"],
     }
@@ -342,6 +360,7 @@ def train(model: str, epochs: float | None, export: bool, tag: str, threads: int
         "lang": spec["spacy_lang"], "name": spec["name"], "version": spec["version"], "backend": "onnx-encoder",
         "description": f"docenrich NER model for {', '.join(spec['languages'])} (labels PER/ORG/LOC/MISC)",
         "encoder": {"labels": labels, "max_pieces": enc["max_pieces"], "base": enc["base"], "words": enc.get("words", "spacy"),
+                    **({"pack_words": pack_words} if pack_words else {}),
                     "case_classes": CASE_CLASSES, "quantization": "int8 per channel (dynamic)"},
         "docenrich": {"languages": spec["languages"], "train_corpora": spec["train"],
                       "train_dev_ents": entry["train_dev_ents_int8"], "train_dev_ents_float": entry["train_dev_ents"],
@@ -357,7 +376,8 @@ def train(model: str, epochs: float | None, export: bool, tag: str, threads: int
         card_text = card.read_text(encoding="utf-8") if card.exists() else None
         if dest.exists():
             shutil.rmtree(dest)
-        shutil.copytree(out, dest, ignore=shutil.ignore_patterns("weights.pt"))  # torch weights: for re-export, not served
+        # torch weights (for re-export) and the float model (for teaching) are not served
+        shutil.copytree(out, dest, ignore=shutil.ignore_patterns("weights.pt", "model.float.onnx"))
         if card_text:
             card.write_text(card_text, encoding="utf-8")
         print("exported to", dest)
@@ -385,7 +405,6 @@ def _export_onnx(net, out: Path, tokenizer, base: Path) -> None:
     # int8 per channel: 86 -> 23 MB, ~1.8x the words per second of float; train-dev F1
     # within 0.002 of the float model (per tensor lost 0.01; runs.log)
     quantize_dynamic(str(float_path), str(out / "model.onnx"), weight_type=QuantType.QInt8, per_channel=True)
-    float_path.unlink()
     shutil.copy(base / "tokenizer.json", out / "tokenizer.json")
 
 
