@@ -75,8 +75,11 @@ TAGGER = ("Each word piece's embedding gets a learned embedding of its word's ca
           "word piece, decoded as the most probable label sequence in which every I- label continues a mention of its "
           "label (Viterbi over the per-word label probabilities). Trained by `training/ner/encoder.py` (torch, AdamW, fixed seed), exported to ONNX with weights "
           "quantized to int8 per channel (`model.onnx`), run by ONNX Runtime on one thread with the Rust `tokenizers` "
-          "library (`tokenizer.json`): no torch at run time. {words}; a window is a sentence (cut after . ! ? ؟) of "
-          "at most 100 words and 256 word pieces.")
+          "library (`tokenizer.json`): no torch at run time. {words}; {window}.")
+WINDOW = "a window is a sentence (cut after . ! ? ؟) of at most 100 words and 256 word pieces"
+PACKED = ("a window is a run of consecutive sentences (each cut after . ! ? ؟) of at most {pack} words and 256 word "
+          "pieces, packed across the document's lines, so a sentence is read with its neighbours (as in training); "
+          "a mention never runs from one line into the next")
 WORDS = {
     "spacy": "Words come from spaCy's rule-based tokenizer for the language, a hyphen between letters kept inside its "
              "word as the training corpora have it (`encoder_ner.join_hyphens`)",
@@ -113,11 +116,15 @@ def main() -> None:
         teachers = [r.partition("/run-") for r in teacher_runs(distil)]  # (spec key, "/run-", tag) of each teacher
         teacher = teachers[0][0] if teachers else ""
         mean = f"{len(teachers)} teachers' mean" if len(teachers) > 1 else "teacher's"
+        if distil and distil.get("float"):
+            mean += " (float, not int8)"
         if distil and distil.get("unlabeled"):
             lic.append(LICENSES["xlsum"])
         if spec.get("clusters"):  # the CRF's word clusters (and its spaCy member's vectors) come from the encoder
             lic.append(LICENSES["use-enc"])
-        tagger = TAGGER.format(words=WORDS[spec.get("encoder", {}).get("words", "spacy")])
+        pack = spec.get("encoder", {}).get("pack_words")
+        tagger = TAGGER.format(words=WORDS[spec.get("encoder", {}).get("words", "spacy")],
+                               window=PACKED.format(pack=pack) if pack else WINDOW)
         lines = [
             f"# {spec['name']} {spec['version']}",
             "",
