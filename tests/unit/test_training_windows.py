@@ -1,5 +1,6 @@
 """The encoder trainer reads its corpora in the windows the service tags."""
 
+from training.ner.common import bio_spans
 from training.ner.encoder import _windows
 
 
@@ -28,3 +29,26 @@ def test_sentences_cut_at_full_stops_and_packed_up_to_the_limit():
     packed = _windows([first, second, third], pack_words=100)
     assert [len(w) for w in packed] == [51, 70]  # 31 + 20 (+ 60 would pass 100); 60 + 10
     assert [x for w in packed for x in _words(w)] == [w for s in (first, second, third) for w, _ in s]
+
+
+def test_swapped_mentions_keep_their_labels_and_the_words_around_them():
+    from training.ner.encoder import _swap_mentions
+
+    wins = [
+        [("met", "O"), ("Abu", "B-PER"), ("Bakr", "I-PER"), ("in", "O"), ("Cairo", "B-LOC"), (".", "O")],
+        [("Ali", "B-PER"), ("visited", "O"), ("New", "B-LOC"), ("York", "I-LOC")],
+    ]
+    out = _swap_mentions(wins, copies=3, p=1.0, seed=0)
+    assert len(out) == 6
+    people, places = {("Abu", "Bakr"), ("Ali",)}, {("Cairo",), ("New", "York")}
+    seen = set()
+    for win, orig in zip(out, wins * 3):
+        # the words outside mentions are the original's, in order
+        assert [w for w, t in win if t == "O"] == [w for w, t in orig if t == "O"]
+        for a, b, lab in bio_spans([t for _, t in win]):
+            words = tuple(w for w, _ in win[a:b])
+            assert words in (people if lab == "PER" else places)
+            assert [t for _, t in win[a:b]] == [f"B-{lab}"] + [f"I-{lab}"] * (b - a - 1)
+            seen.add(words)
+    assert seen == people | places  # mentions did move between windows
+    assert _swap_mentions(wins, copies=1, p=0.0, seed=0) == wins

@@ -84,6 +84,31 @@ def _windows(sents: list[list[tuple[str, str]]], pack_words: int = 0) -> list[li
     return pack(wins, pack_words)
 
 
+def _swap_mentions(wins: list[list[tuple[str, str]]], copies: int, p: float, seed: int) -> list[list[tuple[str, str]]]:
+    """``copies`` new versions of the tagged windows ``wins`` (IOB2) in which each mention is,
+    with probability ``p``, replaced by a mention of the same label drawn from all of them
+    (mention replacement: Dai & Adel, COLING 2020). The labels stay right, and the teacher
+    is asked about names in contexts it was not trained on: more to distil from than the
+    878 unlabeled sentences at hand. Its own ``random.Random(seed)``, so the training
+    order of the gold windows does not change."""
+    rng = random.Random(seed)
+    pool: dict[str, list[list[str]]] = {}
+    for win in wins:
+        for a, b, lab in bio_spans([t for _, t in win]):
+            pool.setdefault(lab, []).append([w for w, _ in win[a:b]])
+    out = []
+    for _ in range(copies):
+        for win in wins:
+            new, at = [], 0
+            for a, b, lab in bio_spans([t for _, t in win]):
+                new += win[at:a]
+                words = rng.choice(pool[lab]) if rng.random() < p else [w for w, _ in win[a:b]]
+                new += [(w, ("B-" if i == 0 else "I-") + lab) for i, w in enumerate(words)]
+                at = b
+            out.append(new + win[at:])
+    return out
+
+
 class _Data:
     def __init__(self, tokenizer, labels: list[str], max_pieces: int):
         self.tok, self.l2i, self.max_pieces = tokenizer, {l: i for i, l in enumerate(labels)}, max_pieces
@@ -234,6 +259,11 @@ def train(model: str, epochs: float | None, export: bool, tag: str, threads: int
     soft, teacher_scores = None, None
     if distil:
         extra = _unlabeled_sentences(distil.get("unlabeled", []), pack_words)
+        aug = distil.get("swap_mentions")  # {"copies": n, "p": probability}: labeled, taught like the gold windows
+        if aug:
+            swapped = _swap_mentions(train_sents, aug["copies"], aug["p"], enc["seed"] + 1)
+            train_items += [data.encode(s) for s in swapped]
+            train_sents += swapped
         labeled = len(train_items)
         train_items += [data.encode(s) for s in extra]
         train_sents += extra
@@ -250,7 +280,8 @@ def train(model: str, epochs: float | None, export: bool, tag: str, threads: int
             teacher_scores = {n: _score(m, dev_sents, dev_items, labels)["ents_f"] for n, m in zip(names, members)}
             teacher_scores["mean"] = _score(teacher, dev_sents, dev_items, labels)["ents_f"]
             print(f"{model}: teachers' train-dev F1 (int8, gold words): {teacher_scores}", flush=True)
-        print(f"{model}: {len(names)} teacher(s) {', '.join(names)}, {len(extra)} unlabeled sentences; "
+        print(f"{model}: {len(names)} teacher(s) {', '.join(names)}, {len(extra)} unlabeled windows"
+              f"{f', {len(swapped)} with mentions swapped' if aug else ''}; "
               "computing their distributions", flush=True)
         soft = _teacher_targets(teacher, train_items)
         mix = distil["gold_weight"]  # target = mix * gold one-hot + (1 - mix) * teacher, on labeled sentences
