@@ -1,4 +1,5 @@
-"""The encoder trainer reads its corpora in the windows the service tags."""
+"""The encoder trainer: the windows it reads (those the service tags), the copies with
+mentions swapped, the smoothing before int8 quantization."""
 
 from training.ner.common import bio_spans
 from training.ner.encoder import _windows
@@ -52,3 +53,19 @@ def test_swapped_mentions_keep_their_labels_and_the_words_around_them():
             seen.add(words)
     assert seen == people | places  # mentions did move between windows
     assert _swap_mentions(wins, copies=1, p=0.0, seed=0) == wins
+
+
+def test_smoothing_keeps_the_product_and_flattens_the_outlier_channels():
+    import numpy as np
+
+    from training.ner.quantize import smoothing_scales
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 16)).astype(np.float32)
+    x[:, 3] *= 40  # one outlier channel, as in a feed-forward layer's GELU output
+    w = rng.normal(size=(16, 8)).astype(np.float32)
+    s = smoothing_scales(np.abs(x).max(0), w, alpha=0.5)
+    assert np.allclose((x / s) @ (w * s[:, None]), x @ w, rtol=1e-4, atol=1e-3)
+    spread = lambda a: np.abs(a).max(0).max() / np.median(np.abs(a).max(0))  # noqa: E731
+    assert spread(x / s) < spread(x) / 4  # the range per-tensor int8 must cover shrinks
+    assert np.allclose(smoothing_scales(np.abs(x).max(0), w, alpha=0.0), 1 / np.abs(w).max(1))

@@ -9,7 +9,7 @@ case added to its word pieces' embeddings (the encoder is uncased) and a linear 
 over IOB2 labels, trained on the first word piece of each word (cross-entropy, AdamW,
 linear warm-up and decay, fixed seeds, both cores). After every epoch it is scored on the
 spec's ``train_dev`` sets; the best epoch is exported: ``model.onnx`` with softmax
-outputs, weights quantized to int8 per channel (ONNX Runtime dynamic quantization),
+outputs, weights quantized to int8 per channel (ONNX Runtime dynamic quantization; see quantize.py),
 ``tokenizer.json`` and ``meta.json``, into services/nlp/models/ner/<name>/. The run's
 directory under .work also keeps ``weights.pt`` and the float ``model.float.onnx``, from
 which a student with ``distil.float`` learns. The run's scores (float model and the exported int8
@@ -34,6 +34,7 @@ import numpy as np
 from services.nlp.encoder_ner import CASE_CLASSES, EncoderTagger, encode_words, pack, windows
 
 from .common import DATA_DIR, MODELS_DIR, RUNS_LOG, WORK, bio_spans, load_specs, read_tsv, teacher_runs
+from .quantize import feeds_from_items, quantize
 
 
 def _encoder_dir(enc: dict) -> Path:
@@ -384,6 +385,7 @@ def train(model: str, epochs: float | None, export: bool, tag: str, threads: int
     out.mkdir(parents=True)
     torch.save(state, out / "weights.pt")  # for a later re-export without retraining
     _export_onnx(net, out, tokenizer, base)
+    quantization = quantize(out, enc.get("smooth_quant"), feeds_from_items(train_items))
     q = _onnx_scores(out / "model.onnx", dev_sents, dev_items, labels)
     entry["train_dev_ents_int8"] = {k: q[k] for k in ("ents_p", "ents_r", "ents_f")}
     print(f"best epoch at step {best_step}: train-dev F1 {sc['ents_f']:.4f} (float), {q['ents_f']:.4f} (int8 ONNX)", flush=True)
@@ -392,7 +394,7 @@ def train(model: str, epochs: float | None, export: bool, tag: str, threads: int
         "description": f"docenrich NER model for {', '.join(spec['languages'])} (labels PER/ORG/LOC/MISC)",
         "encoder": {"labels": labels, "max_pieces": enc["max_pieces"], "base": enc["base"], "words": enc.get("words", "spacy"),
                     **({"pack_words": pack_words} if pack_words else {}),
-                    "case_classes": CASE_CLASSES, "quantization": "int8 per channel (dynamic)"},
+                    "case_classes": CASE_CLASSES, "quantization": quantization},
         "docenrich": {"languages": spec["languages"], "train_corpora": spec["train"],
                       "train_dev_ents": entry["train_dev_ents_int8"], "train_dev_ents_float": entry["train_dev_ents"],
                       "trained_at": entry["time"]},
@@ -417,7 +419,6 @@ def train(model: str, epochs: float | None, export: bool, tag: str, threads: int
 
 def _export_onnx(net, out: Path, tokenizer, base: Path) -> None:
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     class WithSoftmax(torch.nn.Module):
         def __init__(self, m):
@@ -433,15 +434,37 @@ def _export_onnx(net, out: Path, tokenizer, base: Path) -> None:
     torch.onnx.export(WithSoftmax(net), (ids, torch.ones_like(ids), torch.ones_like(ids)), str(float_path),
                       input_names=names, output_names=["probs"], opset_version=17, dynamo=False,
                       dynamic_axes={k: {0: "batch", 1: "pieces"} for k in [*names, "probs"]})
-    # int8 per channel: 86 -> 23 MB, ~1.8x the words per second of float; train-dev F1
-    # within 0.002 of the float model for 6 layers (per tensor lost 0.01), but 1.5 points
-    # end to end for the 12-layer Arabic teacher, hence the float file kept (runs.log)
-    quantize_dynamic(str(float_path), str(out / "model.onnx"), weight_type=QuantType.QInt8, per_channel=True)
+    # quantized by the caller (quantize.py): int8 per channel, 86 -> 23 MB, ~1.8x the words
+    # per second of float; the float file is kept for teaching and re-quantizing
     shutil.copy(base / "tokenizer.json", out / "tokenizer.json")
 
 
 def _onnx_scores(path: Path, sents, items, labels) -> dict:
     return _score(_onnx_predict(path, threads=1), sents, items, labels)
+
+
+def requantize(model: str, run: Path) -> dict:
+    """Quantizes a trained ``run`` of ``model`` again by its spec (``quantize.py``); updates its
+    meta.json and returns the int8 model's training-dev scores."""
+    from tokenizers import Tokenizer
+
+    spec = load_specs()[model]
+    enc = spec["encoder"]
+    meta = json.loads((run / "meta.json").read_text(encoding="utf-8"))
+    tokenizer = Tokenizer.from_file(str(run / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    labels = meta["encoder"]["labels"]
+    data = _Data(tokenizer, labels, enc["max_pieces"])
+    pack_words = enc.get("pack_words", 0)
+    train_items = [data.encode(s) for c in spec["train"] for s in _windows(read_tsv(c), pack_words)]
+    dev_sents = [s for c in spec["train_dev"] for s in _windows(read_tsv(c), pack_words)]
+    meta["encoder"]["quantization"] = quantize(run, enc.get("smooth_quant"), feeds_from_items(train_items))
+    q = _onnx_scores(run / "model.onnx", dev_sents, [data.encode(s) for s in dev_sents], labels)
+    meta["docenrich"]["train_dev_ents"] = {k: q[k] for k in ("ents_p", "ents_r", "ents_f")}
+    (run / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    print(f"{run}: train-dev F1 {q['ents_f']:.4f} (int8 ONNX, {meta['encoder']['quantization']})", flush=True)
+    return meta["docenrich"]["train_dev_ents"]
 
 
 def main() -> None:
