@@ -110,6 +110,21 @@ def _swap_mentions(wins: list[list[tuple[str, str]]], copies: int, p: float, see
     return out
 
 
+def _tokenizer(path: Path):
+    """The encoder's word-piece tokenizer, without padding or truncation (``_Data`` cuts)."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(path))
+    tok.no_padding()
+    tok.no_truncation()
+    return tok
+
+
+def _corpus_windows(spec: dict, key: str, pack_words: int) -> list[list[tuple[str, str]]]:
+    """The windows of the spec's ``key`` corpora ("train" or "train_dev"), as training reads them."""
+    return [s for c in spec[key] for s in _windows(read_tsv(c), pack_words)]
+
+
 class _Data:
     def __init__(self, tokenizer, labels: list[str], max_pieces: int):
         self.tok, self.l2i, self.max_pieces = tokenizer, {l: i for i, l in enumerate(labels)}, max_pieces
@@ -232,7 +247,6 @@ def _teacher_targets(predict, items) -> list:
 
 def train(model: str, epochs: float | None, export: bool, tag: str, threads: int | None = None) -> dict:
     import torch
-    from tokenizers import Tokenizer
     from torch import nn
     from transformers import BertModel
     from transformers.utils import logging as hf_logging
@@ -246,14 +260,12 @@ def train(model: str, epochs: float | None, export: bool, tag: str, threads: int
     rng = random.Random(enc["seed"])
     torch.set_num_threads(enc.get("threads", 2))
     base = _encoder_dir(enc)
-    tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.no_truncation()
+    tokenizer = _tokenizer(base / "tokenizer.json")
     labels = ["O"] + [f"{p}-{l}" for l in ("PER", "ORG", "LOC", "MISC") for p in ("B", "I")]
     data = _Data(tokenizer, labels, enc["max_pieces"])
     pack_words = enc.get("pack_words", 0)  # consecutive sentences of a corpus read together, as context
-    train_sents = [s for c in spec["train"] for s in _windows(read_tsv(c), pack_words)]
-    dev_sents = [s for c in spec["train_dev"] for s in _windows(read_tsv(c), pack_words)]
+    train_sents = _corpus_windows(spec, "train", pack_words)
+    dev_sents = _corpus_windows(spec, "train_dev", pack_words)
     train_items = [data.encode(s) for s in train_sents]
     dev_items = [data.encode(s) for s in dev_sents]
     distil = enc.get("distil")  # learn from a trained teacher's distributions as well
@@ -446,19 +458,14 @@ def _onnx_scores(path: Path, sents, items, labels) -> dict:
 def requantize(model: str, run: Path) -> dict:
     """Quantizes a trained ``run`` of ``model`` again by its spec (``quantize.py``); updates its
     meta.json and returns the int8 model's training-dev scores."""
-    from tokenizers import Tokenizer
-
     spec = load_specs()[model]
     enc = spec["encoder"]
     meta = json.loads((run / "meta.json").read_text(encoding="utf-8"))
-    tokenizer = Tokenizer.from_file(str(run / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.no_truncation()
     labels = meta["encoder"]["labels"]
-    data = _Data(tokenizer, labels, enc["max_pieces"])
+    data = _Data(_tokenizer(run / "tokenizer.json"), labels, enc["max_pieces"])
     pack_words = enc.get("pack_words", 0)
-    train_items = [data.encode(s) for c in spec["train"] for s in _windows(read_tsv(c), pack_words)]
-    dev_sents = [s for c in spec["train_dev"] for s in _windows(read_tsv(c), pack_words)]
+    train_items = [data.encode(s) for s in _corpus_windows(spec, "train", pack_words)]
+    dev_sents = _corpus_windows(spec, "train_dev", pack_words)
     meta["encoder"]["quantization"] = quantize(run, enc.get("smooth_quant"), feeds_from_items(train_items))
     q = _onnx_scores(run / "model.onnx", dev_sents, [data.encode(s) for s in dev_sents], labels)
     meta["docenrich"]["train_dev_ents"] = {k: q[k] for k in ("ents_p", "ents_r", "ents_f")}
