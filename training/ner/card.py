@@ -74,7 +74,8 @@ TAGGER = ("Each word piece's embedding gets a learned embedding of its word's ca
           "digits / lower / other), and a linear layer over the last layer predicts IOB2 labels from each word's first "
           "word piece, decoded as the most probable label sequence in which every I- label continues a mention of its "
           "label (Viterbi over the per-word label probabilities). Trained by `training/ner/encoder.py` (torch, AdamW, fixed seed), exported to ONNX with weights "
-          "quantized to int8 per channel (`model.onnx`), run by ONNX Runtime on one thread with the Rust `tokenizers` "
+          "quantized to int8 per channel (`model.onnx`) and the attention's padding mask computed once for all layers "
+          "(`training/ner/attention_mask.py`: the same output as torch's export, faster), run by ONNX Runtime on one thread with the Rust `tokenizers` "
           "library (`tokenizer.json`): no torch at run time. {words}; {window}.")
 WINDOW = "a window is a sentence (cut after . ! ? ؟) of at most 100 words and 256 word pieces"
 PACKED = ("a window is a run of consecutive sentences (each cut after . ! ? ؟) of at most {pack} words and 256 word "
