@@ -255,6 +255,19 @@ def test_english_encoder_windows_and_pieceless_words_keep_offsets():
     assert res["model"].startswith("docenrich_ner_en-2.")
 
 
+def test_encoder_batches_keep_short_windows_apart_from_long_ones():
+    from services.nlp.encoder_ner import _BATCH, _batches
+
+    lengths = [4] * 40 + [120] * 3 + [250] * 2  # sorted by length, as the tagger sorts them
+    items = [(f"window {k}", ([0] * n, None, None)) for k, n in enumerate(lengths)]
+    batches = _batches(items)
+    assert [it for b in batches for it in b] == items  # each window once, in order
+    assert all(len(b) <= _BATCH for b in batches)
+    sizes = [sorted({len(it[1][0]) for it in b}) for b in batches]
+    assert sizes == [[4], [4], [120], [250]]  # no short window padded to a long one's length
+    assert _batches([]) == []
+
+
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 
 
