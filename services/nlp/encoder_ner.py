@@ -42,6 +42,10 @@ _BATCH = 32
 # per second than with a 25 % padding cap per batch, the others within 2 % (training/ner/README.md).
 _CALL = 25
 _ATTENTION = 250
+# At most this many attention scores (rows x L x L) a batch: past it a batch's tensors leave the
+# caches, and a 1,000,000-character Arabic document (thousands of long windows, batches of 32
+# otherwise) ran 23 % slower; the dev sets' ten-sentence documents score and run the same with it.
+_SCORES = 2 * 256 * 256
 
 # word-case classes embedded next to the word pieces (0 = [CLS]/[SEP]/padding)
 CASE_CLASSES = 6
@@ -115,15 +119,17 @@ def pack(wins: list[list], words: int) -> list[list]:
 
 
 def _batches(items: list) -> list[list]:
-    """Windows sorted by length, cut into the batches of at most _BATCH that cost least in
-    all (see _CALL): a short window padded to a long one's length costs as much as the long
-    one, and every batch costs a call. Dynamic programming over the cut points."""
+    """Windows sorted by length, cut into the batches that cost least in all (see _CALL; at
+    most _BATCH rows and _SCORES attention scores each): a short window padded to a long one's
+    length costs as much as the long one, and every batch costs a call. Dynamic programming
+    over the cut points."""
     n = len(items)
     best, cut = [0.0] + [math.inf] * n, [0] * (n + 1)
     for j in range(1, n + 1):
         pieces = len(items[j - 1][1][0])  # the longest of items[i:j]
         row = pieces * (1 + pieces / _ATTENTION)
-        for i in range(max(0, j - _BATCH), j):
+        rows = max(1, min(_BATCH, _SCORES // (pieces * pieces)))
+        for i in range(max(0, j - rows), j):
             cost = best[i] + _CALL + (j - i) * row
             if cost < best[j]:
                 best[j], cut[j] = cost, i

@@ -256,7 +256,7 @@ def test_english_encoder_windows_and_pieceless_words_keep_offsets():
 
 
 def test_encoder_batches_keep_short_windows_apart_from_long_ones():
-    from services.nlp.encoder_ner import _BATCH, _batches
+    from services.nlp.encoder_ner import _BATCH, _SCORES, _batches
 
     lengths = [4] * 40 + [120] * 3 + [250] * 2  # sorted by length, as the tagger sorts them
     items = [(f"window {k}", ([0] * n, None, None)) for k, n in enumerate(lengths)]
@@ -266,6 +266,9 @@ def test_encoder_batches_keep_short_windows_apart_from_long_ones():
     sizes = [sorted({len(it[1][0]) for it in b}) for b in batches]
     assert sizes == [[4], [4], [120], [250]]  # no short window padded to a long one's length
     assert _batches([]) == []
+    # many long windows (a very long document) go in small batches, whose tensors stay in cache
+    long = [(k, ([0] * 250, None, None)) for k in range(40)]
+    assert max(len(b) for b in _batches(long)) <= _SCORES // 250**2 < _BATCH
 
 
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
