@@ -29,13 +29,12 @@ import numpy as np
 _PREFIX = "/additive_mask"
 
 
-def _consts(graph) -> dict:
-    from onnx import numpy_helper
-
-    out = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+def _constants(graph) -> dict:
+    """Name -> TensorProto of the graph's initializers and Constant nodes (converted only when read)."""
+    out = {i.name: i for i in graph.initializer}
     for n in graph.node:
         if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
-            out[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
+            out[n.output[0]] = n.attribute[0].t
     return out
 
 
@@ -50,7 +49,7 @@ def simplify(model, mask_input: str = "attention_mask") -> int:
     for n in g.node:
         for i in n.input:
             used_by.setdefault(i, []).append(n)
-    consts = _consts(g)
+    consts = _constants(g)
     additive = _PREFIX + "/value"
     changed = 0
     for softmax in [n for n in g.node if n.op_type == "Softmax"]:
@@ -61,8 +60,10 @@ def simplify(model, mask_input: str = "attention_mask") -> int:
         if len(masks) != 1:
             continue
         where = made_by[masks[0]]  # Where(keep, 0, -inf)
-        zero, minus_inf = consts.get(where.input[1]), consts.get(where.input[2])
-        if zero is None or minus_inf is None or np.any(zero != 0) or not np.all(np.isneginf(minus_inf)):
+        if where.input[1] not in consts or where.input[2] not in consts:
+            continue
+        zero, minus_inf = (numpy_helper.to_array(consts[i]) for i in where.input[1:])
+        if np.any(zero != 0) or not np.all(np.isneginf(minus_inf)):
             continue
         add.input[list(add.input).index(masks[0])] = additive
         for isnan in [u for u in used_by.get(softmax.output[0], []) if u.op_type == "IsNaN"]:
@@ -113,8 +114,8 @@ def _session(model_bytes: bytes):
 
 def _padded_feeds(model, rows: int = 4, pieces: int = 24, seed: int = 0) -> dict:
     """A batch of rows of different lengths (the rest padding), ids within the vocabulary."""
-    consts = _consts(model.graph)
-    vocab = min((v.shape[0] for k, v in consts.items() if "word_embeddings" in k and v.ndim == 2), default=1000)
+    vocab = min((i.dims[0] for i in model.graph.initializer if "word_embeddings" in i.name and len(i.dims) == 2),
+                default=1000)
     rng = np.random.default_rng(seed)
     lengths = np.linspace(pieces, 3, rows).astype(int)
     mask = (np.arange(pieces)[None, :] < lengths[:, None]).astype(np.int64)
@@ -124,26 +125,23 @@ def _padded_feeds(model, rows: int = 4, pieces: int = 24, seed: int = 0) -> dict
     return feeds
 
 
-def rewrite(src: Path, dst: Path) -> int:
-    """``src`` with its attention masks simplified, written to ``dst`` (which may be ``src``)
-    once both give the same probabilities on a padded batch; returns the layers changed."""
+def rewrite(path: Path) -> int:
+    """Rewrites the model at ``path`` in place, once the rewritten graph gives the same
+    probabilities on a padded batch; returns the layers changed (0: file left alone)."""
     import onnx
 
-    model = onnx.load(str(src))
+    model = onnx.load(str(path))
     before = model.SerializeToString()
     changed = simplify(model)
     if not changed:
-        if dst != src:
-            onnx.save(model, str(dst))
         return 0
-    after = model.SerializeToString()
     feeds = _padded_feeds(model)
-    old, new = _session(before).run(None, feeds)[0], _session(after).run(None, feeds)[0]
+    old, new = _session(before).run(None, feeds)[0], _session(model.SerializeToString()).run(None, feeds)[0]
     real = feeds["attention_mask"].astype(bool)
     if not np.allclose(old[real], new[real], rtol=0, atol=1e-6):
-        raise SystemExit(f"{src}: the rewritten attention masks change the model's output "
+        raise SystemExit(f"{path}: the rewritten attention masks change the model's output "
                          f"(max difference {np.abs(old[real] - new[real]).max():.2e}); left as it was")
-    onnx.save(model, str(dst))
+    onnx.save(model, str(path))
     return changed
 
 
@@ -152,7 +150,7 @@ def main() -> None:
     ap.add_argument("models", nargs="+", type=Path, help="model.onnx files, rewritten in place")
     args = ap.parse_args()
     for path in args.models:
-        changed = rewrite(path, path)
+        changed = rewrite(path)
         print(f"{path}: " + (f"{changed} attention layers rewritten, same output" if changed
                              else "no attention mask of the exported kind; unchanged"), flush=True)
 

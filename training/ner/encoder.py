@@ -34,7 +34,6 @@ import numpy as np
 from services.nlp.encoder_ner import CASE_CLASSES, EncoderTagger, encode_words, pack, windows
 
 from .common import DATA_DIR, MODELS_DIR, RUNS_LOG, WORK, bio_spans, load_specs, read_tsv, teacher_runs
-from .attention_mask import rewrite as rewrite_attention_masks
 from .quantize import feeds_from_items, quantize
 
 
@@ -447,9 +446,9 @@ def _export_onnx(net, out: Path, tokenizer, base: Path) -> None:
     torch.onnx.export(WithSoftmax(net), (ids, torch.ones_like(ids), torch.ones_like(ids)), str(float_path),
                       input_names=names, output_names=["probs"], opset_version=17, dynamo=False,
                       dynamic_axes={k: {0: "batch", 1: "pieces"} for k in [*names, "probs"]})
-    rewrite_attention_masks(float_path, float_path)  # the same output, faster (attention_mask.py)
-    # quantized by the caller (quantize.py): int8 per channel, 86 -> 23 MB, ~1.8x the words
-    # per second of float; the float file is kept for teaching and re-quantizing
+    # the caller's quantize.py rewrites its attention masks and quantizes it: int8 per channel,
+    # 86 -> 23 MB, ~1.8x the words per second of float; the float file is kept for teaching
+    # and re-quantizing
     shutil.copy(base / "tokenizer.json", out / "tokenizer.json")
 
 

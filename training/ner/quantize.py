@@ -91,7 +91,9 @@ def quantize(run: Path, alpha: float | None = None, feeds=None) -> str:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     src = run / "model.float.onnx"
-    rewrite_attention_masks(src, src)  # a run exported before attention_mask.py: same output, faster
+    # every export comes through here, and so does a run exported before attention_mask.py:
+    # the float model, the teacher of later students, gets the faster graph (same output)
+    rewrite_attention_masks(src)
     with tempfile.TemporaryDirectory() as tmp:
         if alpha is not None:
             n = smooth(src, Path(tmp) / "smoothed.onnx", feeds, alpha)
