@@ -38,7 +38,7 @@ import time  # noqa: E402
 from collections import defaultdict  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from services.nlp import entities  # noqa: E402
+from services.nlp import entities, int8_weights  # noqa: E402
 from training.ner.common import DATA_DIR, read_tsv, sentence_to_text  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -141,6 +141,19 @@ def evaluate_corpus(corpus: str, lang: str, limit: int | None) -> dict:
     return out
 
 
+def cpu_name() -> str | None:
+    """The CPU's model name and whether it has VNNI (the encoders' speed and int8 kernel depend on it)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            name = next((l.partition(":")[2].strip() for l in f if l.startswith("model name")), None)
+    except OSError:
+        return None
+    flags = int8_weights.cpu_flags() or set()
+    vnni = sorted(flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
+    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else None
+    return ", ".join(x for x in (name, simd, " ".join(vnni) if vnni else "no VNNI") if x)
+
+
 def rss_mb() -> float:
     with open("/proc/self/status") as f:
         for line in f:
@@ -172,7 +185,8 @@ def main() -> None:
 
     report: dict = {
         "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "host": {"python": platform.python_version(), "cpu_threads": 1, "machine": platform.machine()},
+        "host": {"python": platform.python_version(), "cpu_threads": 1, "machine": platform.machine(),
+                 "cpu": cpu_name(), "int8_weights": int8_weights.choice()},
         "data_dir": str(DATA_DIR),
         "memory": {"rss_mb_before_models": round(rss_before, 1), "rss_mb_all_models_loaded": round(rss_loaded, 1),
                    "load_seconds": round(load_s, 2)},
@@ -311,6 +325,8 @@ def to_markdown(report: dict) -> str:
               f"- Memory: RSS **{mem['rss_mb_all_models_loaded']:.0f} MB** with every model loaded "
               f"({mem['rss_mb_before_models']:.0f} MB before loading, {mem['rss_mb_after_eval']:.0f} MB after the run); "
               f"loading took {mem['load_seconds']} s.",
+              f"- CPU: {report['host'].get('cpu') or report['host']['machine']}; the encoder models ran with "
+              f"{report['host'].get('int8_weights', 'signed')} int8 weights (`services/nlp/int8_weights.py`).",
               "", "WikiANN rows are extra: automatic labels, no MISC class (MISC predictions ignored there).", ""]
     return "\n".join(lines)
 

@@ -5,7 +5,8 @@ each word with IOB2 labels from its first word piece. The encoder is uncased, so
 word piece also gets a learned embedding of its word's case (``case_id``): names are
 told from common words by their capitals as well as by their context.
 
-At run time there is no torch: ``model.onnx`` (weights quantized to int8 per channel)
+At run time there is no torch: ``model.onnx`` (weights quantized to int8 per channel,
+loaded unsigned where the CPU's signed kernel would saturate: ``int8_weights``)
 runs on ONNX Runtime with one thread, and ``tokenizer.json`` on the Rust ``tokenizers``
 library. Words come from spaCy's rule-based tokenizer for the language (the convention
 of the CoNLL-style training data), or for a model whose meta.json says ``"words":
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import arabic
+from . import arabic, int8_weights
 
 # sentence-final tokens (Latin and Arabic script); the Arabic CRF in entities.py cuts at them too
 SENT_END = {".", "!", "?", "؟", "۔"}
@@ -169,7 +170,9 @@ class EncoderTagger:
         # 300,000-character Arabic document and trim_heap: 185 -> 102 MB, same CPU time.
         opts.enable_cpu_mem_arena = False
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(path / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+        # signed int8 weights, or the same values unsigned on a CPU whose U8S8 kernel saturates
+        source, self.int8_weights = int8_weights.model_source(path / "model.onnx")
+        self.session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()

@@ -1,0 +1,94 @@
+"""The encoders' int8 weights as unsigned on a CPU whose U8S8 kernel saturates
+(services/nlp/int8_weights.py): same values, exact products, the right CPUs chosen."""
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from services.nlp import int8_weights
+from services.nlp.encoder_ner import EncoderTagger
+from services.nlp.entities import MODELS_DIR
+
+
+def _matmul_integer(weights: np.ndarray, zero_point: np.ndarray) -> onnx.ModelProto:
+    """A: uint8 [M, K] input times B: an int8 [K, N] initializer, as the quantized encoders multiply."""
+    k, n = weights.shape
+    node = helper.make_node("MatMulInteger", ["A", "B", "a_zero", "B_zero"], ["Y"])
+    graph = helper.make_graph(
+        [node], "g",
+        [helper.make_tensor_value_info("A", TensorProto.UINT8, ["m", k])],
+        [helper.make_tensor_value_info("Y", TensorProto.INT32, ["m", n])],
+        [numpy_helper.from_array(weights, "B"), numpy_helper.from_array(zero_point, "B_zero"),
+         numpy_helper.from_array(np.array(0, np.uint8), "a_zero")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+def _run(model: onnx.ModelProto, a: np.ndarray) -> np.ndarray:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"]).run(None, {"A": a})[0]
+
+
+@pytest.mark.parametrize("machine,flags,expected", [
+    ("x86_64", {"sse2", "avx2", "fma"}, True),  # AVX2 without VNNI: vpmaddubsw saturates
+    ("x86_64", {"avx2", "avx512f", "avx512bw"}, True),  # AVX-512 without VNNI
+    ("x86_64", {"avx2", "avx512f", "avx512_vnni"}, False),
+    ("x86_64", {"avx2", "avx_vnni"}, False),
+    ("x86_64", {"avx2", "amx_int8", "amx_tile"}, False),
+    ("AMD64", {"avx2"}, True),
+    ("aarch64", {"asimd", "asimddp"}, False),  # ARM's kernels widen before they add
+])
+def test_saturating_cpus_are_told_from_exact_ones(machine, flags, expected):
+    assert int8_weights.saturates(machine, flags) is expected
+
+
+def test_unknown_flags_keep_the_signed_weights():
+    assert int8_weights.saturates("x86_64", None) is (int8_weights.cpu_flags() is not None and int8_weights.saturates())
+
+
+def test_setting_forces_either_weights_and_rejects_other_values():
+    assert int8_weights.choice("signed") == "signed"
+    assert int8_weights.choice(" Unsigned ") == "unsigned"
+    assert int8_weights.choice("auto") == ("unsigned" if int8_weights.saturates() else "signed")
+    with pytest.raises(ValueError, match="auto, signed or unsigned"):
+        int8_weights.choice("u8")
+
+
+def test_unsigned_weights_hold_the_same_values():
+    rng = np.random.default_rng(0)
+    weights = rng.integers(-128, 128, (64, 8), dtype=np.int8)
+    zero = rng.integers(-3, 4, 8, dtype=np.int8)
+    model = _matmul_integer(weights, zero)
+    assert int8_weights.unsigned(model) == 2
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    assert inits["B"].dtype == np.uint8 and inits["B_zero"].dtype == np.uint8
+    assert np.array_equal(inits["B"].astype(np.int32) - inits["B_zero"], weights.astype(np.int32) - zero)
+    assert int8_weights.unsigned(model) == 0  # nothing signed is left
+
+
+def test_unsigned_weights_multiply_exactly_where_signed_ones_saturate_on_this_cpu():
+    # the largest products: 255 x 127, 64 of them a row; in 16-bit pairs they would saturate
+    a = np.full((3, 64), 255, np.uint8)
+    weights = np.full((64, 4), 127, np.int8)
+    exact = a.astype(np.int64) @ weights.astype(np.int64)
+    model = _matmul_integer(weights, np.zeros(4, np.int8))
+    signed = _run(model, a)
+    int8_weights.unsigned(model)
+    assert np.array_equal(_run(model, a), exact)
+    # and the CPU check agrees with what this CPU's signed kernel does
+    assert (not np.array_equal(signed, exact)) is int8_weights.saturates()
+
+
+def test_the_arabic_model_labels_a_sentence_the_same_with_either_weights(monkeypatch):
+    text = "وقال وزير الخارجية الأمريكي مايك بومبيو في بغداد إن الولايات المتحدة لن تنسحب من العراق."
+    found = {}
+    for setting in ("signed", "unsigned"):
+        monkeypatch.setenv("DOCENRICH_INT8_WEIGHTS", setting)
+        tagger = EncoderTagger(MODELS_DIR / "docenrich_ner_ar")
+        assert tagger.int8_weights == setting
+        found[setting] = [(text[s:e], label) for s, e, label, _ in tagger.run([text])[0]]
+    assert ("مايك بومبيو", "PER") in found["unsigned"] and ("بغداد", "LOC") in found["unsigned"], found
+    if not int8_weights.saturates():
+        assert found["signed"] == found["unsigned"]
