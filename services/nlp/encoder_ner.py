@@ -171,8 +171,8 @@ class EncoderTagger:
         opts.enable_cpu_mem_arena = False
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # signed int8 weights, or the same values unsigned on a CPU whose U8S8 kernel saturates
-        source, self.int8_weights = int8_weights.model_source(path / "model.onnx")
-        self.session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
+        with int8_weights.model_file(path / "model.onnx") as (model_file, self.int8_weights):
+            self.session = ort.InferenceSession(model_file, opts, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()

@@ -1,6 +1,8 @@
 """The encoders' int8 weights as unsigned on a CPU whose U8S8 kernel saturates
 (services/nlp/int8_weights.py): same values, exact products, the right CPUs chosen."""
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -92,3 +94,18 @@ def test_the_arabic_model_labels_a_sentence_the_same_with_either_weights(monkeyp
     assert ("مايك بومبيو", "PER") in found["unsigned"] and ("بغداد", "LOC") in found["unsigned"], found
     if not int8_weights.saturates():
         assert found["signed"] == found["unsigned"]
+
+
+def test_the_unsigned_copy_is_a_temporary_file_removed_once_loaded(tmp_path):
+    model = _matmul_integer(np.full((4, 2), -7, np.int8), np.zeros(2, np.int8))
+    src = tmp_path / "model.onnx"
+    onnx.save(model, str(src))
+    with int8_weights.model_file(src, "unsigned") as (path, weights):
+        assert weights == "unsigned" and path != str(src)
+        loaded = onnx.load(path)
+        assert numpy_helper.to_array(loaded.graph.initializer[0]).dtype == np.uint8
+        assert np.array_equal(_run(loaded, np.full((1, 4), 3, np.uint8)), np.full((1, 2), -84))
+    assert not Path(path).exists()
+    assert onnx.load(str(src)).graph.initializer[0].data_type == TensorProto.INT8  # the shipped file is untouched
+    with int8_weights.model_file(src, "signed") as (path, weights):
+        assert (path, weights) == (str(src), "signed")
