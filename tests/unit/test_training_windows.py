@@ -69,3 +69,22 @@ def test_smoothing_keeps_the_product_and_flattens_the_outlier_channels():
     spread = lambda a: np.abs(a).max(0).max() / np.median(np.abs(a).max(0))  # noqa: E731
     assert spread(x / s) < spread(x) / 4  # the range per-tensor int8 must cover shrinks
     assert np.allclose(smoothing_scales(np.abs(x).max(0), w, alpha=0.0), 1 / np.abs(w).max(1))
+
+
+def test_an_auxiliary_corpus_is_read_without_its_letter_case():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from services.nlp.encoder_ner import case_id, encode_words
+    from training.ner.encoder import _hide_case
+
+    vocab = {w: i for i, w in enumerate(["[UNK]", "Real", "Madrid", "NATO", "won", "3-1", "ريال"])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    words = ["Real", "Madrid", "NATO", "won", "3-1", "ريال"]
+    ids, cases, wid = encode_words(tok, words)
+    assert cases == [2, 2, 1, 4, 3, 5]  # capitalised, all capitals, lower case, digits, no case (Arabic)
+    tags = [1, 2, 0, 0, 0, 1]
+    hidden = _hide_case((ids, cases, tags, wid))
+    # every cased word now looks like an Arabic one; digits keep their class; the rest is unchanged
+    assert hidden[1] == [case_id("ريال")] * 4 + [case_id("3-1"), case_id("ريال")]
+    assert hidden[0] == ids and hidden[2] == tags and hidden[3] == wid

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from services.nlp.encoder_ner import CASE_CLASSES, EncoderTagger, encode_words, pack, windows
+from services.nlp.encoder_ner import CASE_CLASSES, EncoderTagger, case_id, encode_words, pack, windows
 
 from .common import DATA_DIR, MODELS_DIR, RUNS_LOG, WORK, bio_spans, load_specs, read_tsv, teacher_runs
 from .quantize import feeds_from_items, quantize
@@ -108,6 +108,16 @@ def _swap_mentions(wins: list[list[tuple[str, str]]], copies: int, p: float, see
                 at = b
             out.append(new + win[at:])
     return out
+
+
+def _hide_case(item):
+    """An encoded window with its letter case hidden from the case embedding: capitalised,
+    all-capital and lower-case words get the class of a word without case (Arabic's), so
+    that a corpus in a cased language teaches what names are from the words, not from
+    their capitals, as the Arabic text it is trained beside must be read."""
+    ids, cases, tags, wid = item
+    caseless = case_id("ا")
+    return ids, [c if c in (0, case_id("1")) else caseless for c in cases], tags, wid
 
 
 def _tokenizer(path: Path):
@@ -245,7 +255,8 @@ def _teacher_targets(predict, items) -> list:
     return out
 
 
-def train(model: str, epochs: float | None, export: bool, tag: str, threads: int | None = None) -> dict:
+def train(model: str, epochs: float | None, export: bool, tag: str, threads: int | None = None,
+          seed: int | None = None) -> dict:
     import torch
     from torch import nn
     from transformers import BertModel
@@ -254,7 +265,8 @@ def train(model: str, epochs: float | None, export: bool, tag: str, threads: int
     hf_logging.set_verbosity_error()  # its load report lists the unused pooler weights: expected
 
     spec = load_specs()[model]
-    enc = spec["encoder"] | ({"threads": threads} if threads else {})  # runs.log records the threads used
+    # runs.log records the threads and seed used
+    enc = spec["encoder"] | ({"threads": threads} if threads else {}) | ({"seed": seed} if seed is not None else {})
     epochs = epochs or enc["epochs"]
     torch.manual_seed(enc["seed"])
     rng = random.Random(enc["seed"])
@@ -268,6 +280,12 @@ def train(model: str, epochs: float | None, export: bool, tag: str, threads: int
     dev_sents = _corpus_windows(spec, "train_dev", pack_words)
     train_items = [data.encode(s) for s in train_sents]
     dev_items = [data.encode(s) for s in dev_sents]
+    aux = enc.get("auxiliary")  # labeled corpora in other languages, trained on beside the spec's own
+    if aux:
+        aux_sents = [s for c in aux["corpora"] for s in _windows(read_tsv(c, aux.get("sentences")), pack_words)]
+        train_sents += aux_sents
+        train_items += [_hide_case(data.encode(s)) if aux.get("hide_case") else data.encode(s) for s in aux_sents]
+        print(f"{model}: {len(aux_sents)} auxiliary windows from {', '.join(aux['corpora'])}", flush=True)
     distil = enc.get("distil")  # learn from a trained teacher's distributions as well
     soft, teacher_scores = None, None
     if distil:
@@ -483,9 +501,10 @@ def main() -> None:
     ap.add_argument("--no-export", action="store_true")
     ap.add_argument("--threads", type=int, help="override the spec's torch threads (e.g. 1 each for two runs at once "
                     "on two cores; results then differ slightly from a run with the spec's threads)")
+    ap.add_argument("--seed", type=int, help="override the spec's seed (another draw of the same recipe: tag the run)")
     args = ap.parse_args()
     for m in args.model:
-        train(m, args.epochs, export=not args.no_export, tag=args.tag, threads=args.threads)
+        train(m, args.epochs, export=not args.no_export, tag=args.tag, threads=args.threads, seed=args.seed)
 
 
 if __name__ == "__main__":
