@@ -148,8 +148,8 @@ def cpu_name() -> str | None:
             name = next((l.partition(":")[2].strip() for l in f if l.startswith("model name")), None)
     except OSError:
         return None
-    flags = int8_weights.cpu_flags() or set()
-    vnni = sorted(flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
+    flags = int8_weights.cpu_flags() or frozenset()
+    vnni = sorted(flags & int8_weights.EXACT_FLAGS)
     simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else None
     return ", ".join(x for x in (name, simd, " ".join(vnni) if vnni else "no VNNI") if x)
 

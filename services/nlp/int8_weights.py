@@ -21,6 +21,7 @@ stay: ONNX Runtime has VNNI kernels for U8S8 only.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
 import tempfile
@@ -28,30 +29,32 @@ from collections.abc import Iterator
 from pathlib import Path
 
 # /proc/cpuinfo flags under which ONNX Runtime's U8S8 kernel cannot saturate
-_EXACT_FLAGS = {"avx512_vnni", "avx_vnni", "amx_int8"}
+EXACT_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
 _X86 = {"x86_64", "amd64", "i386", "i686", "x86"}
 
 
-def cpu_flags() -> set[str] | None:
-    """The CPU's feature flags from /proc/cpuinfo (Linux), or None where it cannot be read."""
+@functools.cache
+def cpu_flags() -> frozenset[str] | None:
+    """The CPU's feature flags from /proc/cpuinfo (Linux), or None where it cannot be read;
+    read once per process (every encoder model asks)."""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
             for line in f:
                 if line.startswith("flags"):
-                    return set(line.partition(":")[2].split())
+                    return frozenset(line.partition(":")[2].split())
     except OSError:
         return None
     return None
 
 
-def saturates(machine: str | None = None, flags: set[str] | None = None) -> bool:
+def saturates(machine: str | None = None, flags: set[str] | frozenset[str] | None = None) -> bool:
     """True where ONNX Runtime's U8S8 kernel adds products in 16 bits: an x86 CPU whose
     flags are known and name no VNNI or AMX. Unknown flags (not Linux) count as exact."""
     machine = (machine if machine is not None else platform.machine()).lower()
     if machine not in _X86:
         return False
     flags = cpu_flags() if flags is None else flags
-    return flags is not None and not flags & _EXACT_FLAGS
+    return flags is not None and not flags & EXACT_FLAGS
 
 
 def choice(setting: str | None = None) -> str:
