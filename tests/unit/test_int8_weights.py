@@ -111,3 +111,37 @@ def test_the_unsigned_copy_is_a_temporary_file_removed_once_loaded(tmp_path):
     assert onnx.load(str(src)).graph.initializer[0].data_type == TensorProto.INT8  # the shipped file is untouched
     with int8_weights.model_file(src, "signed") as (path, weights):
         assert (path, weights) == (str(src), "signed")
+
+
+class _Tensor:
+    """What training hands the predictor: something with ``.numpy()`` (a torch tensor there)."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def numpy(self):
+        return self.a
+
+
+def test_training_scores_int8_models_with_the_services_weights(tmp_path, monkeypatch):
+    # training/ner/encoder.py scores its int8 exports (and reads int8 teachers) on this CPU: it must
+    # multiply as the service does, not with the saturating signed kernel
+    from training.ner.encoder import _onnx_predict
+
+    weights = np.full((64, 4), 127, np.int8)
+    nodes = [helper.make_node("Cast", ["input_ids"], ["A"], to=TensorProto.UINT8),
+             helper.make_node("MatMulInteger", ["A", "B", "a_zero", "B_zero"], ["Y"]),
+             helper.make_node("Cast", ["Y"], ["probs"], to=TensorProto.FLOAT)]
+    graph = helper.make_graph(
+        nodes, "g",
+        [helper.make_tensor_value_info(n, TensorProto.INT64, ["b", 64]) for n in ("input_ids", "case_ids", "attention_mask")],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["b", 4])],
+        [numpy_helper.from_array(weights, "B"), numpy_helper.from_array(np.zeros(4, np.int8), "B_zero"),
+         numpy_helper.from_array(np.array(0, np.uint8), "a_zero")])
+    path = tmp_path / "model.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    ids = np.full((2, 64), 255, np.int64)
+    exact = np.full((2, 4), 255 * 127 * 64, np.float32)
+    monkeypatch.delenv("DOCENRICH_INT8_WEIGHTS", raising=False)  # auto: unsigned where the kernel saturates
+    out = _onnx_predict(path, threads=1)(_Tensor(ids), _Tensor(ids), _Tensor(np.ones_like(ids)))
+    assert np.array_equal(out, exact)

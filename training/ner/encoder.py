@@ -219,12 +219,18 @@ def _unlabeled_sentences(sources: list[dict], pack_words: int = 0) -> list[list[
 
 
 def _onnx_predict(path: Path, threads: int):
-    """``predict(ids, cases, mask)`` -> label probabilities, from an exported int8 ONNX model."""
+    """``predict(ids, cases, mask)`` -> label probabilities, from an exported int8 ONNX model,
+    loaded with the weights the service would use on this CPU (``int8_weights``: on x86 without
+    VNNI the signed kernel saturates, and the training-dev scores and the teacher's targets
+    would not be the service's)."""
     import onnxruntime as ort
+
+    from services.nlp import int8_weights
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
-    s = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    with int8_weights.model_file(path) as (model_file, _):
+        s = ort.InferenceSession(model_file, opts, providers=["CPUExecutionProvider"])
 
     def predict(ids, cases, mask):
         return s.run(None, {"input_ids": ids.numpy(), "case_ids": cases.numpy(), "attention_mask": mask.numpy()})[0]
