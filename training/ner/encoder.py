@@ -432,6 +432,8 @@ def train(model: str, epochs: float | None, export: bool, tag: str, threads: int
                     **({"pack_words": pack_words} if pack_words else {}),
                     "case_classes": CASE_CLASSES, "quantization": quantization},
         "docenrich": {"languages": spec["languages"], "train_corpora": spec["train"],
+                      **({"auxiliary_corpora": {c: enc["auxiliary"].get("sentences") for c in enc["auxiliary"]["corpora"]}}
+                         if enc.get("auxiliary") else {}),
                       "train_dev_ents": entry["train_dev_ents_int8"], "train_dev_ents_float": entry["train_dev_ents"],
                       "trained_at": entry["time"]},
     }
