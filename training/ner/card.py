@@ -91,6 +91,11 @@ WORDS = {
 }
 
 
+def _licenses(corpora) -> set[str]:
+    """The license lines of these corpora (a corpus key's prefix names its source)."""
+    return {LICENSES[c.split("_")[0]] for c in corpora if c.split("_")[0] in LICENSES}
+
+
 def main() -> None:
     results_path = REPO / "evaluation" / "results" / "ner.json"
     results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.exists() else {}
@@ -105,7 +110,7 @@ def main() -> None:
         backend = meta.get("backend", "spacy")
         size_mb = sum(p.stat().st_size for p in d.rglob("*") if p.is_file()) / 1e6
         corpora = spec["train"]
-        lic = sorted({LICENSES[c.split("_")[0]] for c in corpora if c.split("_")[0] in LICENSES})
+        lic = sorted(_licenses(corpora))
         if "en_core_web_sm" in (d / "config.cfg").read_text(encoding="utf-8") if (d / "config.cfg").exists() else False:
             lic.append(LICENSES["en_core_web_sm"])
         if spec.get("vectors"):
@@ -122,10 +127,11 @@ def main() -> None:
         if distil and distil.get("unlabeled"):
             lic.append(LICENSES["xlsum"])
         # auxiliary corpora (other languages, read beside the model's own): the model's, and its teachers'
-        aux = [(c, a, "") for a in [spec.get("encoder", {}).get("auxiliary")] if a for c in a["corpora"]]
-        aux += [(c, a, f"read by the teacher `{k}` only, ") for k, _, _ in teachers
-                for a in [specs[k]["encoder"].get("auxiliary")] if a for c in a["corpora"]]
-        lic += sorted({LICENSES[c.split("_")[0]] for c, _, _ in aux if c.split("_")[0] in LICENSES} - set(lic))
+        aux = []  # (corpus, its spec's auxiliary block, who read it)
+        for k, who in [(key, ""), *((t, f"read by the teacher `{t}` only, ") for t, _, _ in teachers)]:
+            a = specs[k].get("encoder", {}).get("auxiliary")
+            aux += [(c, a, who) for c in a["corpora"]] if a else []
+        lic += sorted(_licenses(c for c, _, _ in aux) - set(lic))
         if spec.get("clusters"):  # the CRF's word clusters (and its spaCy member's vectors) come from the encoder
             lic.append(LICENSES["use-enc"])
         pack = spec.get("encoder", {}).get("pack_words")
